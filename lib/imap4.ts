@@ -1,0 +1,2011 @@
+/**
+ * `IMAP4`, `IMAP4_SSL` and `IMAP4_stream`: Python's imaplib, async, over any transport.
+ *
+ * Commands are written in call order; those that RFC 3501 §5.5 allows to be pipelined are sent
+ * without waiting for earlier ones to complete, the others wait for all earlier commands and hold
+ * back later ones. Responses are read only while a command waits for them.
+ *
+ * @module
+ */
+
+import { createHmac } from "node:crypto";
+import type { Transport, TransportFactory } from "../transports/transport.ts";
+import { getTransports } from "../transports/mod.ts";
+import { Commands, PIPELINABLE, type State } from "./commands.ts";
+import { IMAP4Abort, IMAP4Error, IMAP4ReadOnly } from "./errors.ts";
+import { type Arg, encodeCommand, type EncodedCommand } from "./wire/encoder.ts";
+import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
+import { randomTagPrefix } from "../utils/int2ap.ts";
+import { Time2Internaldate } from "../utils/internaldate.ts";
+
+/**
+ * One item of a command's data: a response line (CRLF removed, UTF-8 decoded), a pair of the line
+ * up to its `{n}` and the n literal bytes, or `null` where imaplib gives `None`.
+ */
+export type Datum = string | [string, Uint8Array] | null;
+
+/** What every command method resolves to: the status word and the data, as imaplib's `(typ, data)`. */
+export type CommandResult = [typ: string, data: Datum[]];
+
+/** Receives wire lines, secrets masked: `C: ...` for the client, `S: ...` for the server. */
+export type Logger = (line: string) => void;
+
+/** Options of every connection. All optional. */
+export interface IMAP4Options {
+  /**
+   * Milliseconds that connecting, the greeting and every response line may take (default
+   * 30,000); a literal in flight must also keep `minLiteralRate`.
+   */
+  timeout?: number;
+  /** A fixed tag prefix (e.g. `"A"` for tags A0, A1...), for transcripts. Default: random. */
+  tagPrefix?: string;
+  /** imaplib's debug level: at 4 and above, wire lines are printed to stderr (secrets masked). */
+  debug?: number;
+  /** Receives every wire line, secrets masked. */
+  logger?: Logger;
+  /** The longest response line accepted, in bytes (default 1,000,000). */
+  maxLineLength?: number;
+  /** The largest literal accepted, in bytes (default 512 MiB). */
+  maxLiteralSize?: number;
+  /** The largest whole response, in bytes (default 1 GiB). */
+  maxResponseSize?: number;
+  /** The slowest a literal may flow, in bytes per second (default 16 KiB/s). */
+  minLiteralRate?: number;
+  /** Cancels the connection: every pending and later call fails with `IMAP4.abort`. */
+  signal?: AbortSignal;
+  /** The transports to use; by default those of the running runtime (Deno or Node). */
+  transports?: TransportFactory;
+}
+
+/** TLS options, for `IMAP4_SSL` and `starttls()`. */
+export interface TlsConnectOptions {
+  /** Extra PEM root certificates to trust. */
+  caCerts?: string[];
+  /** The name checked against the certificate (default: the host connected to). */
+  hostname?: string;
+  /**
+   * `false` skips certificate verification (Node only; on Deno it throws, since Deno can only
+   * skip it process-wide with `--unsafely-ignore-certificate-errors`). Default `true`.
+   */
+  verify?: boolean;
+}
+
+/** Options of `IMAP4_SSL.connect`. */
+export interface IMAP4SSLOptions extends IMAP4Options, TlsConnectOptions {}
+
+/** Options of `IMAP4_stream.connect`. */
+export interface IMAP4StreamOptions extends IMAP4Options {
+  /** Extra environment for the child. */
+  env?: Record<string, string>;
+  /** Working directory of the child. */
+  cwd?: string;
+  /** Receives the child's stderr (kept apart from the protocol). */
+  onStderr?: (chunk: Uint8Array) => void;
+}
+
+/** The authenticator of `authenticate()`: gets the decoded challenge, returns the answer. */
+export type Authenticator = (
+  challenge: Uint8Array,
+) => Uint8Array | string | null | Promise<Uint8Array | string | null>;
+
+interface Pending {
+  tag: string;
+  name: string;
+  /** Runs synchronously when the tagged response is read, so untagged data is attributed right. */
+  finish: (typ: string, data: Datum[]) => CommandResult;
+  resolve: (r: CommandResult) => void;
+  reject: (e: unknown) => void;
+  /** Read by the command itself (IDLE), not by the pump. */
+  manual: boolean;
+  logout: boolean;
+  done: boolean;
+}
+
+interface Job {
+  exclusive: boolean;
+  run: () => Promise<void>;
+  reject: (e: unknown) => void;
+}
+
+interface ContinuationWaiter {
+  pending: Pending;
+  resolve: (text: string | null) => void;
+}
+
+const AllowedVersions = ["IMAP4REV1", "IMAP4", "IMAP4REV2"];
+const textEncoder = new TextEncoder();
+const MAP_CRLF = /\r\n|\r|\n/g;
+const RECENT_LOG = 10;
+
+function normaliseMessage(message: string | Uint8Array): Uint8Array {
+  if (typeof message === "string") return textEncoder.encode(message.replace(MAP_CRLF, "\r\n"));
+  // Byte-level CRLF normalisation (imaplib's MapCRLF), without decoding the message.
+  let extra = 0;
+  for (let i = 0; i < message.length; i++) {
+    if (message[i] === 0x0a && (i === 0 || message[i - 1] !== 0x0d)) extra++;
+    if (message[i] === 0x0d && message[i + 1] !== 0x0a) extra++;
+  }
+  if (extra === 0) return message;
+  const out = new Uint8Array(message.length + extra);
+  let o = 0;
+  for (let i = 0; i < message.length; i++) {
+    const b = message[i];
+    if (b === 0x0d) {
+      out[o++] = 0x0d;
+      out[o++] = 0x0a;
+      if (message[i + 1] === 0x0a) i++;
+    } else if (b === 0x0a) {
+      out[o++] = 0x0d;
+      out[o++] = 0x0a;
+    } else out[o++] = b;
+  }
+  return out;
+}
+
+function base64Encode(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function base64Decode(text: string): Uint8Array {
+  if (text === "") return new Uint8Array(0);
+  let bin: string;
+  try {
+    bin = atob(text.replace(/\s+/g, ""));
+  } catch {
+    throw new IMAP4Abort(`Cannot decode AUTHENTICATE challenge: ${JSON.stringify(text)}`);
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function mbox(value: string): Arg {
+  return { type: "mailbox", value };
+}
+
+function wrapParens(s: string): string {
+  return s.length >= 2 && s[0] === "(" && s[s.length - 1] === ")" ? s : `(${s})`;
+}
+
+function lastText(data: Datum[]): string {
+  const d = data[data.length - 1];
+  return d === null || d === undefined ? "" : typeof d === "string" ? d : d[0];
+}
+
+/**
+ * An IMAP4rev1 client over a plain TCP connection: Python's `imaplib.IMAP4`, async.
+ *
+ * @example
+ * ```ts ignore
+ * import { IMAP4 } from "./mod.ts";
+ * await using M = await IMAP4.connect("localhost", 143);
+ * await M.login("user", "secret");
+ * const [, [count]] = await M.select("INBOX");
+ * const [, data] = await M.fetch("1", "(RFC822)");
+ * ```
+ */
+export class IMAP4 {
+  /** imaplib's `IMAP4.error`: any error. */
+  static readonly error: typeof IMAP4Error = IMAP4Error;
+  /** imaplib's `IMAP4.abort`: the connection is dead. */
+  static readonly abort: typeof IMAP4Abort = IMAP4Abort;
+  /** imaplib's `IMAP4.readonly`: the mailbox turned read-only. */
+  static readonly readonly: typeof IMAP4ReadOnly = IMAP4ReadOnly;
+
+  /** The connection state: `NONAUTH`, `AUTH`, `SELECTED` or `LOGOUT`. */
+  state: State = "LOGOUT";
+  /** The server's capabilities, upper-cased, as imaplib's tuple. */
+  capabilities: readonly string[] = [];
+  /** `IMAP4REV1` (or `IMAP4`), from the capabilities. */
+  PROTOCOL_VERSION = "";
+  /** The greeting line. */
+  welcome = "";
+  /** Untagged data not yet claimed by a command, by response type, in arrival order. */
+  untagged_responses: Record<string, Datum[]> = {};
+  /** imaplib's debug level (4 and above print wire lines, secrets masked). */
+  debug: number;
+  /** Whether UTF8=ACCEPT is enabled (RFC 6855). */
+  utf8_enabled = false;
+  /** Whether the selected mailbox was opened read-only on purpose. */
+  is_readonly = false;
+  /** The last continuation request's text. */
+  continuation_response = "";
+  /** The host connected to. */
+  host = "";
+  /** The port connected to. */
+  port = 0;
+  /** The tag prefix of this session. */
+  readonly tagpre: string;
+  /** The number of the next tag. */
+  tagnum = 0;
+
+  #options: IMAP4Options;
+  #transport: Transport | null = null;
+  #reader: ResponseReader | null = null;
+  #timeout: number;
+  #pending = new Map<string, Pending>();
+  #autoPending = 0;
+  #queue: Job[] = [];
+  #scheduling = false;
+  #pumping = false;
+  #contWaiter: ContinuationWaiter | null = null;
+  #drained: (() => void)[] = [];
+  #dead: IMAP4Abort | null = null;
+  #tls = false;
+  #recent: string[] = [];
+  #idleSink: ((typ: string, datum: Datum[]) => void) | null = null;
+  #extraCommands: Record<string, readonly State[]> = {};
+  #onAbort: (() => void) | null = null;
+
+  /**
+   * Creates a client that is not connected yet; call {@link IMAP4.open} (or use
+   * {@link IMAP4.connect}, which does both).
+   *
+   * @param options connection options
+   */
+  constructor(options: IMAP4Options = {}) {
+    this.#options = options;
+    this.debug = options.debug ?? 0;
+    this.#timeout = options.timeout ?? DEFAULT_LIMITS.timeout;
+    if (options.tagPrefix !== undefined && !/^[A-Za-z]{1,16}$/.test(options.tagPrefix)) {
+      throw new TypeError(
+        `Tag prefix must be 1 to 16 letters: ${JSON.stringify(options.tagPrefix)}`,
+      );
+    }
+    this.tagpre = options.tagPrefix ?? randomTagPrefix();
+  }
+
+  /**
+   * Connects over TCP, reads the greeting and the capabilities.
+   *
+   * @param host the server (default `localhost`)
+   * @param port the port (default 143)
+   * @param options connection options
+   * @returns the connected client, in state `NONAUTH` (or `AUTH` after a PREAUTH greeting)
+   * @throws IMAP4Abort when the connection fails, times out or the server says BYE
+   * @example
+   * ```ts ignore
+   * const M = await IMAP4.connect("localhost", 143, { timeout: 10_000 });
+   * ```
+   */
+  static async connect(
+    host = "localhost",
+    port = 143,
+    options: IMAP4Options = {},
+  ): Promise<IMAP4> {
+    const m = new IMAP4(options);
+    await m.open(host, port);
+    return m;
+  }
+
+  /**
+   * Opens the connection (imaplib's `open`), reads the greeting and asks for the capabilities.
+   *
+   * @param host the server
+   * @param port the port
+   * @throws IMAP4Abort when the connection fails
+   */
+  async open(host = "localhost", port = 143): Promise<void> {
+    this.host = host;
+    this.port = port;
+    const transports = await this.#transports();
+    await this._start(() => transports.connect({ hostname: host, port }));
+  }
+
+  /** Connects with `connect`, then runs the greeting and capability exchange. @ignore */
+  protected async _start(connect: () => Promise<Transport>): Promise<void> {
+    const signal = this.#options.signal;
+    if (signal?.aborted) {
+      throw new IMAP4Abort("Connection aborted by signal", { cause: signal.reason });
+    }
+    const transport = await this.#withTimeout(connect(), "Timed out connecting to the server");
+    this.#attach(transport);
+    if (signal) {
+      this.#onAbort = () =>
+        this.#fail(new IMAP4Abort("Connection aborted by signal", { cause: signal.reason }));
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+    try {
+      await this.#greeting();
+    } catch (e) {
+      this.#fail(e);
+      throw this.#dead ?? e;
+    }
+  }
+
+  async #transports(): Promise<TransportFactory> {
+    return this.#options.transports ?? await getTransports();
+  }
+
+  #attach(transport: Transport): void {
+    this.#transport = transport;
+    this.#reader = new ResponseReader(transport, {
+      timeout: this.#timeout,
+      maxLineLength: this.#options.maxLineLength ?? DEFAULT_LIMITS.maxLineLength,
+      maxLiteralSize: this.#options.maxLiteralSize ?? DEFAULT_LIMITS.maxLiteralSize,
+      maxResponseSize: this.#options.maxResponseSize ?? DEFAULT_LIMITS.maxResponseSize,
+      minLiteralRate: this.#options.minLiteralRate ?? DEFAULT_LIMITS.minLiteralRate,
+    });
+  }
+
+  async #withTimeout<T>(p: Promise<T>, message: string): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
+    const t = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new IMAP4Abort(message));
+      }, this.#timeout);
+    });
+    try {
+      return await Promise.race([p, t]);
+    } catch (e) {
+      if (timedOut) {
+        // The late connection, if it ever comes, is closed at once.
+        p.then((v) => (v as { close?: () => unknown })?.close?.(), () => {});
+        throw e;
+      }
+      if (e instanceof IMAP4Error) throw e;
+      throw new IMAP4Abort(`Cannot connect: ${e instanceof Error ? e.message : String(e)}`, {
+        cause: e,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #greeting(): Promise<void> {
+    const r = await this.#reader!.readResponse();
+    const line = r!.lines[0];
+    this.welcome = line;
+    this.#logServer(r!);
+    if (line.startsWith("* BYE")) {
+      throw new IMAP4Abort(`Server refused the connection: ${JSON.stringify(line)}`);
+    }
+    if (!line.startsWith("* ")) {
+      throw new IMAP4Abort(`Cannot parse greeting: ${JSON.stringify(line.slice(0, 200))}`);
+    }
+    this.#dispatch(r!);
+    if ("PREAUTH" in this.untagged_responses) this.state = "AUTH";
+    else if ("OK" in this.untagged_responses) this.state = "NONAUTH";
+    else throw new IMAP4Abort(`Cannot parse greeting: ${JSON.stringify(line.slice(0, 200))}`);
+    await this.#refreshCapabilities();
+    for (const version of AllowedVersions) {
+      if (this.capabilities.includes(version)) {
+        this.PROTOCOL_VERSION = version;
+        return;
+      }
+    }
+    throw new IMAP4Error("Server not IMAP4 compliant: no IMAP4rev1 in its capabilities");
+  }
+
+  async #refreshCapabilities(): Promise<void> {
+    const [, dat] = await this.#execute(
+      "CAPABILITY",
+      [],
+      (typ, data) => this.#untaggedResponse(typ, data, "CAPABILITY"),
+    );
+    if (dat.length === 1 && dat[0] === null) {
+      throw new IMAP4Error("No CAPABILITY response from server");
+    }
+    this.#setCapabilities(lastText(dat));
+  }
+
+  #setCapabilities(text: string): void {
+    this.capabilities = Object.freeze(text.toUpperCase().split(/\s+/).filter((s) => s !== ""));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Utility methods
+
+  /**
+   * Returns the RECENT responses received, or asks the server with NOOP when there are none.
+   *
+   * @returns `["OK", [count...]]`, or `[typ, [null]]` when there are none
+   * @throws IMAP4Abort when the connection is dead
+   */
+  async recent(): Promise<CommandResult> {
+    const name = "RECENT";
+    const [typ, dat] = this.#untaggedResponse("OK", [null], name);
+    if (dat[dat.length - 1]) return [typ, dat];
+    const [typ2, dat2] = await this.#simple(
+      "NOOP",
+      [],
+      (t, d) => this.#untaggedResponse(t, d, name),
+    );
+    return [typ2, dat2];
+  }
+
+  /**
+   * Returns (and clears) the data received for a response type or code, e.g. `"EXISTS"`,
+   * `"UIDVALIDITY"`, `"PERMANENTFLAGS"`.
+   *
+   * @param code the response type or code
+   * @returns `[code, data]`, data `[null]` when none was received
+   */
+  response(code: string): CommandResult {
+    return this.#untaggedResponse(code, [null], code.toUpperCase());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // IMAP4 commands
+
+  /**
+   * Appends a message to a mailbox. State AUTH or SELECTED.
+   *
+   * @param mailbox the mailbox (default INBOX when empty or null)
+   * @param flags flags such as `"(\\Seen)"` or `"\\Seen"`, or null
+   * @param date_time the internal date: a Date, seconds since the epoch, a quoted string, or null
+   * @param message the message; line endings are normalised to CRLF
+   * @returns `[typ, data]`; the message is sent only after the server's `+`
+   * @throws IMAP4Error on BAD; TypeError for an argument that cannot be sent
+   */
+  append(
+    mailbox: string | null,
+    flags: string | null,
+    date_time: Date | number | string | null,
+    message: string | Uint8Array,
+  ): Promise<CommandResult> {
+    const box = mailbox ? mailbox : "INBOX";
+    const fl = flags ? wrapParens(flags) : null;
+    const date = date_time !== null && date_time !== undefined && date_time !== ""
+      ? Time2Internaldate(date_time)
+      : null;
+    const literal = normaliseMessage(message);
+    const msg: Arg = this.utf8_enabled
+      ? { type: "message", value: literal, prefix: "UTF8 (", suffix: ")", binary: true }
+      : { type: "message", value: literal };
+    return this.#simple("APPEND", [mbox(box), fl, date, msg]);
+  }
+
+  /**
+   * Authenticates with a SASL mechanism. State NONAUTH. The authenticator gets each decoded
+   * challenge and returns the answer (bytes or text, base64-encoded for it), or null to cancel.
+   *
+   * @param mechanism the mechanism, e.g. `"PLAIN"`
+   * @param authobject the authenticator
+   * @returns `["OK", data]`
+   * @throws IMAP4Error when the server does not answer OK
+   */
+  async authenticate(mechanism: string, authobject: Authenticator): Promise<CommandResult> {
+    const mech = mechanism.toUpperCase();
+    if (!/^[A-Z0-9_-]+$/.test(mech)) {
+      throw new TypeError(`Mechanism is not a SASL name: ${JSON.stringify(mechanism)}`);
+    }
+    this.#checkState("AUTHENTICATE");
+    const [typ, dat] = await this.#exclusive(async () => {
+      const { pending, done } = this.#register("AUTHENTICATE", (t, d) => [t, d]);
+      await this.#writeCommand(pending, encodeCommand(pending.tag, "AUTHENTICATE", [mech]));
+      for (;;) {
+        const text = await this.#waitContinuation(pending);
+        if (text === null) break;
+        let answer: Uint8Array | string | null;
+        try {
+          answer = await authobject(base64Decode(text));
+        } catch (e) {
+          await this.#writeRaw(textEncoder.encode("*\r\n"), "*");
+          await done.catch(() => {});
+          throw e;
+        }
+        const line = answer === null
+          ? "*"
+          : base64Encode(typeof answer === "string" ? textEncoder.encode(answer) : answer);
+        await this.#writeRaw(textEncoder.encode(line + "\r\n"), "***");
+      }
+      const [typ, dat] = await done;
+      if (typ !== "OK") {
+        throw new IMAP4Error(lastText(dat), { command: "AUTHENTICATE", status: typ });
+      }
+      this.state = "AUTH";
+      await this.#capabilitiesAfterLogin();
+      return [typ, dat];
+    });
+    return [typ, dat];
+  }
+
+  /**
+   * Asks for the server's capabilities. Any state.
+   *
+   * @returns `["OK", [capabilities]]`
+   */
+  capability(): Promise<CommandResult> {
+    return this.#simple("CAPABILITY", [], (t, d) => this.#untaggedResponse(t, d, "CAPABILITY"));
+  }
+
+  /**
+   * Checkpoints the selected mailbox. State SELECTED.
+   *
+   * @returns `[typ, [text]]`
+   */
+  check(): Promise<CommandResult> {
+    return this.#simple("CHECK", []);
+  }
+
+  /**
+   * Closes the selected mailbox, expunging deleted messages; the state becomes AUTH whatever the
+   * answer. State SELECTED.
+   *
+   * @returns `[typ, [text]]`
+   */
+  async close(): Promise<CommandResult> {
+    try {
+      return await this.#simple("CLOSE", []);
+    } finally {
+      if (this.state !== "LOGOUT") this.state = "AUTH";
+    }
+  }
+
+  /**
+   * Copies messages to another mailbox. State SELECTED.
+   *
+   * @param message_set a sequence set, e.g. `"1:3,5"`
+   * @param new_mailbox the destination
+   * @returns `[typ, [text]]`
+   */
+  copy(message_set: string, new_mailbox: string): Promise<CommandResult> {
+    return this.#simple("COPY", [message_set, mbox(new_mailbox)]);
+  }
+
+  /**
+   * Creates a mailbox. State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @returns `[typ, [text]]`
+   */
+  create(mailbox_name: string): Promise<CommandResult> {
+    return this.#simple("CREATE", [mbox(mailbox_name)]);
+  }
+
+  /**
+   * Deletes a mailbox. State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @returns `[typ, [text]]`
+   */
+  delete(mailbox_name: string): Promise<CommandResult> {
+    return this.#simple("DELETE", [mbox(mailbox_name)]);
+  }
+
+  /**
+   * Removes the ACL entry of `who` on a mailbox (RFC 4314). State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @param who the identifier
+   * @returns `[typ, [text]]`
+   */
+  deleteacl(mailbox_name: string, who: string): Promise<CommandResult> {
+    return this.#simple("DELETEACL", [mbox(mailbox_name), who]);
+  }
+
+  /**
+   * Enables an extension (RFC 5161); `UTF8=ACCEPT` switches arguments and results to UTF-8.
+   * State AUTH; needs ENABLE.
+   *
+   * @param capability e.g. `"UTF8=ACCEPT"`
+   * @returns `[typ, [text]]`
+   * @throws IMAP4Error when the server does not advertise ENABLE
+   */
+  async enable(capability: string): Promise<CommandResult> {
+    if (!this.capabilities.includes("ENABLE")) {
+      throw new IMAP4Error("Server does not support ENABLE");
+    }
+    const [typ, data] = await this.#simple("ENABLE", [capability]);
+    if (typ === "OK" && capability.toUpperCase().includes("UTF8=ACCEPT")) this.utf8_enabled = true;
+    return [typ, data];
+  }
+
+  /**
+   * Permanently removes messages flagged `\Deleted`. State SELECTED.
+   *
+   * @returns `[typ, [expunged numbers...]]` or `[typ, [null]]`
+   */
+  expunge(): Promise<CommandResult> {
+    return this.#simple("EXPUNGE", [], (t, d) => this.#untaggedResponse(t, d, "EXPUNGE"));
+  }
+
+  /**
+   * Fetches message data. State SELECTED.
+   *
+   * @param message_set a sequence set, e.g. `"1:*"`
+   * @param message_parts the items, e.g. `"(UID RFC822)"`
+   * @returns `[typ, data]`: each FETCH line, or a `[line, literal]` pair per literal and then
+   *   the rest of the line
+   */
+  fetch(message_set: string, message_parts: string): Promise<CommandResult> {
+    return this.#simple(
+      "FETCH",
+      [message_set, message_parts],
+      (t, d) => this.#untaggedResponse(t, d, "FETCH"),
+    );
+  }
+
+  /**
+   * Gets a mailbox's ACL (RFC 4314). State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @returns `[typ, [ACL data]]`
+   */
+  getacl(mailbox_name: string): Promise<CommandResult> {
+    return this.#simple(
+      "GETACL",
+      [mbox(mailbox_name)],
+      (t, d) => this.#untaggedResponse(t, d, "ACL"),
+    );
+  }
+
+  /**
+   * Gets annotations (RFC 5257 drafts). State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @param entry the entry
+   * @param attribute the attribute
+   * @returns `[typ, [ANNOTATION data]]`
+   */
+  getannotation(mailbox_name: string, entry: string, attribute: string): Promise<CommandResult> {
+    return this.#simple(
+      "GETANNOTATION",
+      [mbox(mailbox_name), entry, attribute],
+      (t, d) => this.#untaggedResponse(t, d, "ANNOTATION"),
+    );
+  }
+
+  /**
+   * Gets a quota root's usage and limits (RFC 2087). State AUTH or SELECTED.
+   *
+   * @param root the quota root
+   * @returns `[typ, [QUOTA data]]`
+   */
+  getquota(root: string): Promise<CommandResult> {
+    return this.#simple("GETQUOTA", [root], (t, d) => this.#untaggedResponse(t, d, "QUOTA"));
+  }
+
+  /**
+   * Gets a mailbox's quota roots (RFC 2087). State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @returns `[typ, [[QUOTAROOT data...], [QUOTA data...]]]` as imaplib
+   */
+  async getquotaroot(mailbox_name: string): Promise<[string, [Datum[], Datum[]]]> {
+    const [typ, d] = await this.#simple("GETQUOTAROOT", [mbox(mailbox_name)], (t, dat) => {
+      const [t1, quota] = this.#untaggedResponse(t, dat, "QUOTA");
+      const [, quotaroot] = this.#untaggedResponse(t1, dat, "QUOTAROOT");
+      return [t1, [quotaroot, quota] as unknown as Datum[]];
+    });
+    return [typ, d as unknown as [Datum[], Datum[]]];
+  }
+
+  /**
+   * Lists mailboxes. State AUTH or SELECTED.
+   *
+   * @param directory the reference (default `""`)
+   * @param pattern the pattern (default `*`)
+   * @returns `[typ, [LIST lines...]]`
+   */
+  list(directory = '""', pattern = "*"): Promise<CommandResult> {
+    return this.#simple(
+      "LIST",
+      [mbox(directory), mbox(pattern)],
+      (t, d) => this.#untaggedResponse(t, d, "LIST"),
+    );
+  }
+
+  /**
+   * Logs in with a plaintext password (always quoted, or a literal; masked in every log). State
+   * NONAUTH. Refused without sending anything when the server says LOGINDISABLED.
+   *
+   * @param user the user name
+   * @param password the password
+   * @returns `["OK", [text]]`
+   * @throws IMAP4Error when the server does not answer OK, or LOGINDISABLED is advertised
+   */
+  async login(user: string, password: string): Promise<CommandResult> {
+    this.#checkState("LOGIN");
+    if (this.capabilities.includes("LOGINDISABLED")) {
+      throw new IMAP4Error("Server advertises LOGINDISABLED: LOGIN is not allowed", {
+        command: "LOGIN",
+      });
+    }
+    const secret: Arg = { type: "secret", value: password };
+    encodeCommand("X", "LOGIN", [user, secret], this.#encodeOptions());
+    return await this.#exclusive(async () => {
+      const [typ, dat] = await this.#execute("LOGIN", [user, secret]);
+      if (typ !== "OK") throw new IMAP4Error(lastText(dat), { command: "LOGIN", status: typ });
+      this.state = "AUTH";
+      await this.#capabilitiesAfterLogin();
+      return [typ, dat];
+    });
+  }
+
+  /**
+   * Logs in with CRAM-MD5 (RFC 2195). State NONAUTH.
+   *
+   * @param user the user name
+   * @param password the password
+   * @returns `["OK", [text]]`
+   * @throws IMAP4Error when the server does not answer OK
+   */
+  login_cram_md5(user: string, password: string): Promise<CommandResult> {
+    return this.authenticate("CRAM-MD5", (challenge) => {
+      const digest = createHmac("md5", textEncoder.encode(password)).update(challenge).digest(
+        "hex",
+      );
+      return `${user} ${digest}`;
+    });
+  }
+
+  async #capabilitiesAfterLogin(): Promise<void> {
+    // Servers announce the new list with the login response (code or untagged line); ask only
+    // when they did not.
+    const caps = this.untagged_responses["CAPABILITY"];
+    if (caps && caps.length > 0) this.#setCapabilities(lastText(caps));
+    else await this.#refreshCapabilities();
+  }
+
+  /**
+   * Logs out and closes the connection. Any state.
+   *
+   * @returns `["BYE", [text]]` (or the tagged answer when the server sent no BYE)
+   */
+  async logout(): Promise<CommandResult> {
+    this.state = "LOGOUT";
+    try {
+      return await this.#simple("LOGOUT", []);
+    } finally {
+      await this.shutdown();
+    }
+  }
+
+  /**
+   * Lists subscribed mailboxes. State AUTH or SELECTED.
+   *
+   * @param directory the reference (default `""`)
+   * @param pattern the pattern (default `*`)
+   * @returns `[typ, [LSUB lines...]]`
+   */
+  lsub(directory = '""', pattern = "*"): Promise<CommandResult> {
+    return this.#simple(
+      "LSUB",
+      [mbox(directory), mbox(pattern)],
+      (t, d) => this.#untaggedResponse(t, d, "LSUB"),
+    );
+  }
+
+  /**
+   * Moves messages to another mailbox (RFC 6851). State SELECTED; needs MOVE.
+   *
+   * @param message_set a sequence set
+   * @param new_mailbox the destination
+   * @returns `[typ, [text]]`
+   */
+  move(message_set: string, new_mailbox: string): Promise<CommandResult> {
+    return this.#simple("MOVE", [message_set, mbox(new_mailbox)]);
+  }
+
+  /**
+   * Shows my rights on a mailbox (RFC 4314). State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @returns `[typ, [MYRIGHTS data]]`
+   */
+  myrights(mailbox_name: string): Promise<CommandResult> {
+    return this.#simple(
+      "MYRIGHTS",
+      [mbox(mailbox_name)],
+      (t, d) => this.#untaggedResponse(t, d, "MYRIGHTS"),
+    );
+  }
+
+  /**
+   * Asks for the namespaces (RFC 2342). State AUTH or SELECTED.
+   *
+   * @returns `[typ, [NAMESPACE data]]`
+   */
+  namespace(): Promise<CommandResult> {
+    return this.#simple("NAMESPACE", [], (t, d) => this.#untaggedResponse(t, d, "NAMESPACE"));
+  }
+
+  /**
+   * Does nothing, letting the server send updates. Any state.
+   *
+   * @returns `[typ, [text]]`
+   */
+  noop(): Promise<CommandResult> {
+    return this.#simple("NOOP", []);
+  }
+
+  /**
+   * Fetches part of a message (obsolete IMAP2bis command). State SELECTED.
+   *
+   * @param message_num the message number
+   * @param message_part the part
+   * @param start the first octet
+   * @param length how many octets
+   * @returns `[typ, [FETCH data]]`
+   */
+  partial(
+    message_num: string,
+    message_part: string,
+    start: string | number,
+    length: string | number,
+  ): Promise<CommandResult> {
+    return this.#simple(
+      "PARTIAL",
+      [message_num, message_part, start, length],
+      (t, d) => this.#untaggedResponse(t, d, "FETCH"),
+    );
+  }
+
+  /**
+   * Assumes the identity of another user (administrators). State AUTH.
+   *
+   * @param user the user
+   * @returns `[typ, [text]]`
+   */
+  proxyauth(user: string): Promise<CommandResult> {
+    return this.#simple("PROXYAUTH", [user]);
+  }
+
+  /**
+   * Renames a mailbox. State AUTH or SELECTED.
+   *
+   * @param oldmailbox the current name
+   * @param newmailbox the new name
+   * @returns `[typ, [text]]`
+   */
+  rename(oldmailbox: string, newmailbox: string): Promise<CommandResult> {
+    return this.#simple("RENAME", [mbox(oldmailbox), mbox(newmailbox)]);
+  }
+
+  /**
+   * Searches the selected mailbox. State SELECTED.
+   *
+   * @param charset a charset, or null
+   * @param criteria the criteria, e.g. `"ALL"`, `"(FROM \"x\")"`
+   * @returns `[typ, ["1 2 3"]]`
+   * @throws IMAP4Error for a charset when UTF-8 is enabled
+   */
+  search(charset: string | null, ...criteria: Arg[]): Promise<CommandResult> {
+    const finish = (t: string, d: Datum[]) => this.#untaggedResponse(t, d, "SEARCH");
+    if (charset) {
+      if (this.utf8_enabled) {
+        return Promise.reject(new IMAP4Error("Non-None charset not valid in UTF8 mode"));
+      }
+      return this.#simple("SEARCH", ["CHARSET", charset, ...criteria], finish);
+    }
+    return this.#simple("SEARCH", criteria, finish);
+  }
+
+  /**
+   * Selects a mailbox (EXAMINE when `readonly`), flushing all untagged data. State AUTH or
+   * SELECTED. After NO the state is AUTH.
+   *
+   * @param mailbox_name the mailbox (default INBOX)
+   * @param readonly open it read-only
+   * @returns `["OK", [EXISTS count]]`, or `["NO", [text]]`
+   * @throws IMAP4ReadOnly when a mailbox opened read-write came back read-only
+   */
+  async select(mailbox_name = "INBOX", readonly = false): Promise<CommandResult> {
+    const name = readonly ? "EXAMINE" : "SELECT";
+    this.#checkState(name);
+    return await this.#exclusive(async () => {
+      this.untagged_responses = {};
+      this.is_readonly = readonly;
+      const [typ, dat] = await this.#execute(name, [mbox(mailbox_name)]);
+      if (typ !== "OK") {
+        this.state = "AUTH";
+        return [typ, dat];
+      }
+      this.state = "SELECTED";
+      if ("READ-ONLY" in this.untagged_responses && !readonly) {
+        throw new IMAP4ReadOnly(`${JSON.stringify(mailbox_name)} is not writable`);
+      }
+      return [typ, this.untagged_responses["EXISTS"] ?? [null]];
+    });
+  }
+
+  /**
+   * Sets an ACL entry (RFC 4314). State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @param who the identifier
+   * @param what the rights
+   * @returns `[typ, [text]]`
+   */
+  setacl(mailbox_name: string, who: string, what: string): Promise<CommandResult> {
+    return this.#simple("SETACL", [mbox(mailbox_name), who, what]);
+  }
+
+  /**
+   * Sets annotations. State AUTH or SELECTED.
+   *
+   * @param args mailbox, then entry and attribute pairs
+   * @returns `[typ, [ANNOTATION data]]`
+   */
+  setannotation(...args: Arg[]): Promise<CommandResult> {
+    return this.#simple(
+      "SETANNOTATION",
+      args,
+      (t, d) => this.#untaggedResponse(t, d, "ANNOTATION"),
+    );
+  }
+
+  /**
+   * Sets a quota root's limits (RFC 2087). State AUTH or SELECTED.
+   *
+   * @param root the quota root
+   * @param limits e.g. `"(STORAGE 512)"`
+   * @returns `[typ, [QUOTA data]]`
+   */
+  setquota(root: string, limits: string): Promise<CommandResult> {
+    return this.#simple(
+      "SETQUOTA",
+      [root, limits],
+      (t, d) => this.#untaggedResponse(t, d, "QUOTA"),
+    );
+  }
+
+  /**
+   * Sorts (RFC 5256). State SELECTED.
+   *
+   * @param sort_criteria e.g. `"(DATE)"` (parenthesised when not)
+   * @param charset e.g. `"UTF-8"`
+   * @param search_criteria the search criteria
+   * @returns `[typ, ["1 3 2"]]`
+   */
+  sort(sort_criteria: string, charset: string, ...search_criteria: Arg[]): Promise<CommandResult> {
+    return this.#simple(
+      "SORT",
+      [wrapParens(sort_criteria), charset, ...search_criteria],
+      (t, d) => this.#untaggedResponse(t, d, "SORT"),
+    );
+  }
+
+  /**
+   * Upgrades the connection to TLS (RFC 3501 §6.2.1). State NONAUTH; needs STARTTLS. Everything
+   * learnt before is discarded and the capabilities are asked for again.
+   *
+   * @param options certificate options (verification is on by default)
+   * @returns `["OK", [null]]`
+   * @throws IMAP4Error when STARTTLS is not advertised or refused; IMAP4Abort when the handshake
+   *   fails or the server sent bytes after its OK
+   */
+  async starttls(options: TlsConnectOptions = {}): Promise<CommandResult> {
+    const name = "STARTTLS";
+    if (this.#tls) throw new IMAP4Error("TLS session already established");
+    if (!this.capabilities.includes(name)) throw new IMAP4Error("TLS not supported by server");
+    this.#checkState(name);
+    const transport = this.#transport;
+    if (!transport?.startTls) throw new IMAP4Error("This transport cannot start TLS");
+    return await this.#exclusive(async () => {
+      const [typ, dat] = await this.#execute(name, []);
+      if (typ !== "OK") {
+        throw new IMAP4Error("Couldn't establish TLS session", { command: name, status: typ });
+      }
+      if (this.#reader!.buffered > 0 || this.#reader!.reading) {
+        throw this.#fail(
+          new IMAP4Abort("Server sent data after its STARTTLS OK: refusing to continue"),
+        );
+      }
+      try {
+        const tls = await this.#withTimeout(
+          transport.startTls!({
+            hostname: options.hostname ?? this.host,
+            caCerts: options.caCerts,
+            verify: options.verify,
+          }),
+          "Timed out in the TLS handshake",
+        );
+        this.#attach(tls);
+      } catch (e) {
+        throw this.#fail(
+          new IMAP4Abort(`TLS handshake failed: ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+          }),
+        );
+      }
+      this.#tls = true;
+      // Nothing learnt in plaintext can be trusted (RFC 3501 §6.2.1).
+      this.untagged_responses = {};
+      this.capabilities = [];
+      await this.#refreshCapabilities();
+      return this.#untaggedResponse(typ, dat, name);
+    });
+  }
+
+  /**
+   * Asks for a mailbox's status. State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @param names e.g. `"(MESSAGES UNSEEN)"`
+   * @returns `[typ, [STATUS data]]`
+   */
+  status(mailbox_name: string, names: string): Promise<CommandResult> {
+    return this.#simple(
+      "STATUS",
+      [mbox(mailbox_name), names],
+      (t, d) => this.#untaggedResponse(t, d, "STATUS"),
+    );
+  }
+
+  /**
+   * Alters flags. State SELECTED.
+   *
+   * @param message_set a sequence set
+   * @param command e.g. `"+FLAGS"`
+   * @param flags e.g. `"\\Deleted"` (parenthesised when not)
+   * @returns `[typ, [FETCH data]]`
+   */
+  store(message_set: string, command: string, flags: string): Promise<CommandResult> {
+    return this.#simple(
+      "STORE",
+      [message_set, command, wrapParens(flags)],
+      (t, d) => this.#untaggedResponse(t, d, "FETCH"),
+    );
+  }
+
+  /**
+   * Subscribes to a mailbox. State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @returns `[typ, [text]]`
+   */
+  subscribe(mailbox_name: string): Promise<CommandResult> {
+    return this.#simple("SUBSCRIBE", [mbox(mailbox_name)]);
+  }
+
+  /**
+   * Threads messages (RFC 5256). State SELECTED.
+   *
+   * @param threading_algorithm e.g. `"REFERENCES"`
+   * @param charset e.g. `"UTF-8"`
+   * @param search_criteria the search criteria
+   * @returns `[typ, [THREAD data]]`
+   */
+  thread(
+    threading_algorithm: string,
+    charset: string,
+    ...search_criteria: Arg[]
+  ): Promise<CommandResult> {
+    return this.#simple(
+      "THREAD",
+      [threading_algorithm, charset, ...search_criteria],
+      (t, d) => this.#untaggedResponse(t, d, "THREAD"),
+    );
+  }
+
+  /**
+   * Runs a command with UIDs instead of message numbers. State SELECTED.
+   *
+   * @param command FETCH, SEARCH, STORE, COPY, MOVE, EXPUNGE, SORT or THREAD
+   * @param args its arguments
+   * @returns `[typ, data]` of SEARCH, SORT or THREAD for those, FETCH data otherwise
+   * @throws IMAP4Error for an unknown command or one illegal in this state
+   */
+  uid(command: string, ...args: Arg[]): Promise<CommandResult> {
+    const cmd = command.toUpperCase();
+    if (!(cmd in Commands)) {
+      return Promise.reject(
+        new IMAP4Error(`Unknown IMAP4 UID command: ${JSON.stringify(command)}`),
+      );
+    }
+    try {
+      this.#checkState(cmd);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const name = cmd === "SEARCH" || cmd === "SORT" || cmd === "THREAD" ? cmd : "FETCH";
+    if (cmd === "MOVE" || cmd === "COPY") {
+      const a = [...args];
+      if (typeof a[1] === "string") a[1] = mbox(a[1]);
+      args = a;
+    }
+    return this.#simple(
+      "UID",
+      [cmd, ...args],
+      (t, d) => this.#untaggedResponse(t, d, name),
+      `UID ${cmd}`,
+    );
+  }
+
+  /**
+   * Unsubscribes from a mailbox. State AUTH or SELECTED.
+   *
+   * @param mailbox_name the mailbox
+   * @returns `[typ, [text]]`
+   */
+  unsubscribe(mailbox_name: string): Promise<CommandResult> {
+    return this.#simple("UNSUBSCRIBE", [mbox(mailbox_name)]);
+  }
+
+  /**
+   * Leaves the selected mailbox without expunging (RFC 3691); the state becomes AUTH whatever
+   * the answer. State SELECTED.
+   *
+   * @returns `[typ, [text]]`
+   */
+  async unselect(): Promise<CommandResult> {
+    try {
+      return await this.#simple("UNSELECT", []);
+    } finally {
+      if (this.state !== "LOGOUT") this.state = "AUTH";
+    }
+  }
+
+  /**
+   * Sends an extension command the client does not know, legal in the current state.
+   *
+   * @param name the command
+   * @param args its arguments
+   * @returns `[typ, [text]]`
+   */
+  xatom(name: string, ...args: Arg[]): Promise<CommandResult> {
+    const cmd = name.toUpperCase();
+    if (!/^[A-Z0-9._-]+$/.test(cmd)) {
+      return Promise.reject(new TypeError(`Command name is not an atom: ${JSON.stringify(name)}`));
+    }
+    if (!(cmd in Commands) && !(cmd in this.#extraCommands)) {
+      this.#extraCommands[cmd] = [this.state];
+    }
+    return this.#simple(cmd, args);
+  }
+
+  /**
+   * Waits for server updates with IDLE (RFC 2177), as CPython 3.14: iterate the returned
+   * {@link Idler} for `[type, data]` pairs until `duration` seconds have passed, then dispose
+   * of it (or call `done()`) to send DONE. State AUTH or SELECTED; needs IDLE.
+   *
+   * @param duration seconds to iterate at most (default: until the server ends it)
+   * @returns the idler, once the server has accepted IDLE
+   * @throws IMAP4Error when IDLE is not advertised or is refused
+   * @example
+   * ```ts ignore
+   * await using idler = await M.idle(60);
+   * for await (const [typ, data] of idler) console.log(typ, data);
+   * ```
+   */
+  async idle(duration?: number): Promise<Idler> {
+    if (!this.capabilities.includes("IDLE")) throw new IMAP4Error("Server does not support IDLE");
+    this.#checkState("IDLE");
+    if (duration !== undefined && !(duration >= 0)) {
+      throw new TypeError(`Duration must be a number of seconds >= 0: ${duration}`);
+    }
+    let ready!: (i: Idler) => void;
+    let failed!: (e: unknown) => void;
+    const started = new Promise<Idler>((res, rej) => {
+      ready = res;
+      failed = rej;
+    });
+    this.#enqueue(true, async () => {
+      const { pending, done } = this.#register("IDLE", (t, d) => [t, d], true);
+      try {
+        await this.#writeCommand(pending, encodeCommand(pending.tag, "IDLE", []));
+        const text = await this.#waitContinuation(pending);
+        if (text === null) {
+          const [typ, dat] = await done;
+          throw new IMAP4Error(`IDLE refused: ${typ} ${JSON.stringify(lastText(dat))}`, {
+            command: "IDLE",
+            status: typ,
+          });
+        }
+      } catch (e) {
+        failed(e);
+        return;
+      }
+      const idler = new Idler(this, pending, done, duration);
+      ready(idler);
+      await idler.finished;
+    }).catch(failed);
+    return await started;
+  }
+
+  /** @ignore Reads one response during IDLE, softly. */
+  async _idleRead(
+    wait: number,
+    pending: { done: boolean },
+  ): Promise<[string, Datum[]] | null | "done"> {
+    if (pending.done) return "done";
+    this.#throwIfDead();
+    let got: [string, Datum[]] | null = null;
+    this.#idleSink = (typ, datum) => {
+      got = [typ, datum];
+    };
+    try {
+      const r = await this.#reader!.readResponse(wait, true);
+      if (r === null) return null;
+      this.#dispatch(r);
+    } catch (e) {
+      throw this.#fail(e);
+    } finally {
+      this.#idleSink = null;
+    }
+    if (pending.done) return "done";
+    return got;
+  }
+
+  /** @ignore Ends IDLE: sends DONE and reads up to the tagged answer. */
+  async _idleDone(pending: Pending, done: Promise<CommandResult>): Promise<CommandResult> {
+    if (!pending.done) {
+      await this.#writeRaw(textEncoder.encode("DONE\r\n"), "DONE");
+      pending.manual = false;
+      this.#autoPending++;
+      this.#ensurePump();
+    }
+    return await done;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Low-level methods, as imaplib's
+
+  /**
+   * Reads exactly `size` bytes from the server (imaplib's `read`).
+   *
+   * @param size how many bytes
+   * @returns the bytes
+   */
+  async read(size: number): Promise<Uint8Array> {
+    this.#throwIfDead();
+    try {
+      return await this.#reader!.readExactly(size);
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
+
+  /**
+   * Reads one line from the server, CRLF included (imaplib's `readline`).
+   *
+   * @returns the line's bytes
+   */
+  async readline(): Promise<Uint8Array> {
+    this.#throwIfDead();
+    try {
+      return await this.#reader!.readLine();
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  }
+
+  /**
+   * Sends raw bytes to the server (imaplib's `send`); nothing is checked.
+   *
+   * @param data the bytes
+   */
+  async send(data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === "string" ? textEncoder.encode(data) : data;
+    await this.#writeRaw(bytes, `<${bytes.length} raw bytes>`);
+  }
+
+  /** Closes the connection without logging out (imaplib's `shutdown`). Never throws. */
+  async shutdown(): Promise<void> {
+    this.state = "LOGOUT";
+    if (!this.#dead) this.#fail(new IMAP4Abort("Connection closed"), false);
+    const t = this.#transport;
+    if (t) await t.close();
+  }
+
+  /**
+   * The transport (imaplib's `socket()`).
+   *
+   * @returns the transport in use
+   */
+  socket(): Transport {
+    if (!this.#transport) throw new IMAP4Error("Not connected");
+    return this.#transport;
+  }
+
+  /** Prints the last wire lines (secrets masked) to stderr, as imaplib's `print_log`. */
+  print_log(): void {
+    for (const line of this.#recent) console.error(line);
+  }
+
+  /** Logs out (ignoring errors) and closes: `await using M = ...`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.state !== "LOGOUT" && !this.#dead) {
+      try {
+        await this.logout();
+      } catch {
+        // Disposal must not throw over the error that ended the block.
+      }
+    }
+    await this.shutdown();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Machinery
+
+  #throwIfDead(): void {
+    if (this.#dead) throw this.#closedError();
+  }
+
+  #closedError(): IMAP4Abort {
+    const dead = this.#dead;
+    return new IMAP4Abort(`Connection is closed: ${dead?.message ?? "not connected"}`, {
+      cause: dead,
+    });
+  }
+
+  #checkState(name: string): void {
+    this.#throwIfDead();
+    const states = Commands[name] ?? this.#extraCommands[name];
+    if (states && !states.includes(this.state)) {
+      throw new IMAP4Error(
+        `Command ${name} illegal in state ${this.state}, only allowed in states ${
+          states.join(", ")
+        }`,
+        { command: name },
+      );
+    }
+  }
+
+  /** imaplib's `_untagged_response`: pops the data of `name`. */
+  #untaggedResponse(typ: string, dat: Datum[], name: string): CommandResult {
+    if (typ === "NO") return [typ, dat];
+    const data = this.untagged_responses[name];
+    if (data === undefined) return [typ, [null]];
+    delete this.untagged_responses[name];
+    return [typ, data];
+  }
+
+  #appendUntagged(typ: string, dat: Datum): void {
+    const ur = this.untagged_responses;
+    const list = ur[typ];
+    if (list) list.push(dat);
+    else ur[typ] = [dat];
+  }
+
+  /** Runs a command the imaplib way: checks, queues, writes, waits for its tagged answer. */
+  #simple(
+    name: string,
+    args: readonly Arg[],
+    finish?: (typ: string, data: Datum[]) => CommandResult,
+    pipelineName = name,
+  ): Promise<CommandResult> {
+    try {
+      this.#checkState(name);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Encoding errors are thrown before anything is queued; the tag is filled in at send time.
+    try {
+      encodeCommand("X", name, args, this.#encodeOptions());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (PIPELINABLE.has(pipelineName)) {
+      let result!: Promise<CommandResult>;
+      const sent = this.#enqueue(false, async () => {
+        const { pending, done } = this.#register(name, finish);
+        result = done;
+        done.catch(() => {});
+        await this.#writeCommand(pending, this.#encode(pending.tag, name, args));
+      });
+      return sent.then(() => result);
+    }
+    return this.#exclusive(() => this.#execute(name, args, finish));
+  }
+
+  #encodeOptions() {
+    const caps = this.capabilities;
+    return {
+      utf8: this.utf8_enabled,
+      literalPlus: caps.includes("LITERAL+"),
+      literalMinus: caps.includes("LITERAL-"),
+    };
+  }
+
+  #encode(tag: string, name: string, args: readonly Arg[]): EncodedCommand {
+    return encodeCommand(tag, name, args, this.#encodeOptions());
+  }
+
+  /** Writes a command and waits for its completion; only from inside an exclusive job. */
+  async #execute(
+    name: string,
+    args: readonly Arg[],
+    finish?: (typ: string, data: Datum[]) => CommandResult,
+  ): Promise<CommandResult> {
+    const { pending, done } = this.#register(name, finish);
+    done.catch(() => {});
+    await this.#writeCommand(pending, this.#encode(pending.tag, name, args));
+    return await done;
+  }
+
+  /** Runs `fn` with the connection to itself: after all earlier commands, before all later. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    let out!: T;
+    return this.#enqueue(true, async () => {
+      out = await fn();
+    }).then(() => out);
+  }
+
+  #enqueue(exclusive: boolean, run: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({
+        exclusive,
+        run: () => run().then(resolve, reject),
+        reject,
+      });
+      if (!this.#scheduling) void this.#schedule();
+    });
+  }
+
+  async #schedule(): Promise<void> {
+    this.#scheduling = true;
+    try {
+      while (this.#queue.length > 0) {
+        const job = this.#queue.shift()!;
+        if (this.#dead) {
+          job.reject(this.#closedError());
+          continue;
+        }
+        if (job.exclusive && this.#pending.size > 0) {
+          await new Promise<void>((r) => this.#drained.push(r));
+        }
+        if (this.#dead) {
+          job.reject(this.#closedError());
+          continue;
+        }
+        await job.run();
+      }
+    } finally {
+      this.#scheduling = false;
+    }
+  }
+
+  #register(
+    name: string,
+    finish?: (typ: string, data: Datum[]) => CommandResult,
+    manual = false,
+  ): { pending: Pending; done: Promise<CommandResult> } {
+    this.#throwIfDead();
+    // imaplib's _command: stale status data goes, and a mailbox gone read-only stops us.
+    for (const typ of ["OK", "NO", "BAD"]) delete this.untagged_responses[typ];
+    if ("READ-ONLY" in this.untagged_responses && !this.is_readonly && name !== "LOGOUT") {
+      throw new IMAP4ReadOnly("Mailbox status changed to READ-ONLY", { command: name });
+    }
+    const tag = this.tagpre + String(this.tagnum++);
+    let resolve!: (r: CommandResult) => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<CommandResult>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const pending: Pending = {
+      tag,
+      name,
+      finish: finish ?? ((t, d) => [t, d]),
+      resolve,
+      reject,
+      manual,
+      logout: name === "LOGOUT",
+      done: false,
+    };
+    this.#pending.set(tag, pending);
+    if (!manual) this.#autoPending++;
+    return { pending, done };
+  }
+
+  async #writeCommand(pending: Pending, cmd: EncodedCommand): Promise<void> {
+    this.#log(`C: ${cmd.log}`);
+    for (const chunk of cmd.chunks) {
+      await this.#write(chunk.bytes);
+      if (chunk.waitAfter) {
+        const text = await this.#waitContinuation(pending);
+        // A tagged answer instead of "+": the rest (an APPEND body) is never sent.
+        if (text === null) return;
+      }
+    }
+    if (!pending.manual) this.#ensurePump();
+  }
+
+  async #writeRaw(bytes: Uint8Array, log: string): Promise<void> {
+    this.#throwIfDead();
+    this.#log(`C: ${log}`);
+    await this.#write(bytes);
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    this.#throwIfDead();
+    const t = this.#transport!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        t.write(bytes),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new IMAP4Abort("Timed out writing to the server")),
+            this.#timeout,
+          );
+        }),
+      ]);
+    } catch (e) {
+      throw this.#fail(
+        e instanceof IMAP4Abort
+          ? e
+          : new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+          }),
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits for `+` (returns its text) or for the command's tagged answer (returns null). */
+  #waitContinuation(pending: Pending): Promise<string | null> {
+    if (pending.done) return Promise.resolve(null);
+    this.#throwIfDead();
+    return new Promise<string | null>((resolve) => {
+      this.#contWaiter = { pending, resolve };
+      this.#ensurePump();
+    });
+  }
+
+  #ensurePump(): void {
+    if (this.#pumping || this.#dead) return;
+    if (this.#autoPending === 0 && this.#contWaiter === null) return;
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (!this.#dead && (this.#autoPending > 0 || this.#contWaiter !== null)) {
+        const r = await this.#reader!.readResponse();
+        this.#dispatch(r!);
+      }
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Routes one response, as imaplib's `_get_response`. */
+  #dispatch(r: Response): void {
+    this.#logServer(r);
+    const line = r.lines[0];
+    if (line.startsWith("* ")) return this.#dispatchUntagged(r, line);
+    if (line === "+" || line.startsWith("+ ")) {
+      const text = line.length > 2 ? line.slice(2) : "";
+      this.continuation_response = text;
+      const w = this.#contWaiter;
+      if (!w) {
+        throw this.#fail(
+          new IMAP4Abort(`Unexpected continuation request: ${JSON.stringify(line.slice(0, 200))}`),
+        );
+      }
+      this.#contWaiter = null;
+      w.resolve(text);
+      return;
+    }
+    const sp = line.indexOf(" ");
+    const tag = sp === -1 ? line : line.slice(0, sp);
+    const pending = this.#pending.get(tag);
+    if (!pending) {
+      throw this.#fail(
+        new IMAP4Abort(`Unexpected tagged response: ${JSON.stringify(line.slice(0, 200))}`),
+      );
+    }
+    const rest = sp === -1 ? "" : line.slice(sp + 1);
+    const sp2 = rest.indexOf(" ");
+    const typ = (sp2 === -1 ? rest : rest.slice(0, sp2)).toUpperCase();
+    const dat = sp2 === -1 ? "" : rest.slice(sp2 + 1);
+    if (typ !== "OK" && typ !== "NO" && typ !== "BAD") {
+      throw this.#fail(
+        new IMAP4Abort(`Invalid tagged status: ${JSON.stringify(line.slice(0, 200))}`),
+      );
+    }
+    this.#responseCode(typ, dat);
+    this.#complete(pending, typ, [dat]);
+  }
+
+  #dispatchUntagged(r: Response, line: string): void {
+    // "* TYPE data" or "* N TYPE data" (imaplib's Untagged_response / Untagged_status).
+    let rest = line.slice(2);
+    let sp = rest.indexOf(" ");
+    let word = sp === -1 ? rest : rest.slice(0, sp);
+    let number = "";
+    if (/^\d+$/.test(word)) {
+      number = word;
+      rest = sp === -1 ? "" : rest.slice(sp + 1);
+      sp = rest.indexOf(" ");
+      word = sp === -1 ? rest : rest.slice(0, sp);
+    }
+    if (!/^[A-Za-z-]+$/.test(word)) {
+      throw this.#fail(
+        new IMAP4Abort(`Cannot parse untagged response: ${JSON.stringify(line.slice(0, 200))}`),
+      );
+    }
+    const typ = word.toUpperCase();
+    let dat = sp === -1 ? "" : rest.slice(sp + 1);
+    if (number) dat = dat === "" ? number : `${number} ${dat}`;
+
+    const items: Datum[] = [];
+    if (r.literals.length === 0) items.push(dat);
+    else {
+      items.push([dat, r.literals[0]]);
+      for (let i = 1; i < r.literals.length; i++) items.push([r.lines[i], r.literals[i]]);
+      items.push(r.lines[r.lines.length - 1]);
+    }
+
+    if (this.#idleSink && typ !== "BYE") {
+      this.#idleSink(typ, items);
+      return;
+    }
+    for (const item of items) this.#appendUntagged(typ, item);
+    this.#responseCode(typ, dat);
+
+    if (typ === "BYE") {
+      for (const p of this.#pending.values()) {
+        if (p.logout) {
+          const bye = this.untagged_responses["BYE"];
+          delete this.untagged_responses["BYE"];
+          this.#complete(p, "BYE", bye ?? [dat], true);
+          return;
+        }
+      }
+      if (this.state !== "LOGOUT" || this.#pending.size > 0) {
+        throw this.#fail(
+          new IMAP4Abort(`Server said BYE: ${JSON.stringify(dat.slice(0, 200))}`, {
+            status: "BYE",
+          }),
+        );
+      }
+    }
+  }
+
+  #responseCode(typ: string, dat: string): void {
+    if ((typ !== "OK" && typ !== "NO" && typ !== "BAD") || dat[0] !== "[") return;
+    const close = dat.lastIndexOf("]");
+    if (close < 1) return;
+    const inner = dat.slice(1, close);
+    const sp = inner.indexOf(" ");
+    const code = sp === -1 ? inner : inner.slice(0, sp);
+    if (!/^[A-Z-]+$/.test(code)) return;
+    this.#appendUntagged(code, sp === -1 ? "" : inner.slice(sp + 1));
+  }
+
+  #complete(pending: Pending, typ: string, data: Datum[], raw = false): void {
+    if (pending.done) return;
+    pending.done = true;
+    this.#pending.delete(pending.tag);
+    if (!pending.manual) this.#autoPending--;
+    if (this.#contWaiter?.pending === pending) {
+      const w = this.#contWaiter;
+      this.#contWaiter = null;
+      w.resolve(null);
+    }
+    try {
+      if (!raw && typ === "BAD") {
+        throw new IMAP4Error(
+          `${pending.name} command error: BAD ${JSON.stringify(lastText(data))}`,
+          { command: pending.name, status: "BAD" },
+        );
+      }
+      pending.resolve(raw ? [typ, data] : pending.finish(typ, data));
+    } catch (e) {
+      pending.reject(e);
+    }
+    if (this.#pending.size === 0) {
+      const waiters = this.#drained;
+      this.#drained = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /**
+   * Marks the connection dead: every pending and queued call fails, the transport closes.
+   * Returns the abort error to throw.
+   */
+  #fail(e: unknown, closeTransport = true): IMAP4Abort {
+    if (this.#dead) return this.#dead;
+    const err = e instanceof IMAP4Abort
+      ? e
+      : new IMAP4Abort(e instanceof Error ? e.message : String(e), { cause: e });
+    this.#dead = err;
+    this.state = "LOGOUT";
+    if (this.#onAbort && this.#options.signal) {
+      this.#options.signal.removeEventListener("abort", this.#onAbort);
+      this.#onAbort = null;
+    }
+    for (const p of this.#pending.values()) {
+      p.done = true;
+      p.reject(err);
+    }
+    this.#pending.clear();
+    this.#autoPending = 0;
+    const w = this.#contWaiter;
+    this.#contWaiter = null;
+    w?.resolve(null);
+    const waiters = this.#drained;
+    this.#drained = [];
+    for (const d of waiters) d();
+    if (closeTransport) void this.#transport?.close();
+    return err;
+  }
+
+  #log(line: string): void {
+    this.#ring(line);
+    if (this.#options.logger) this.#options.logger(line);
+    else if (this.debug >= 4) console.error(`  ${line}`);
+  }
+
+  #logServer(r: Response): void {
+    if (!this.#options.logger && this.debug < 4) {
+      // Only the ring buffer wants it: the first line, cut short, costs next to nothing.
+      this.#ring(`S: ${r.lines[0].slice(0, 200)}`);
+      return;
+    }
+    let text = r.lines[0];
+    for (let i = 0; i < r.literals.length; i++) {
+      text += `\r\n<${r.literals[i].length} bytes>${r.lines[i + 1]}`;
+    }
+    this.#log(`S: ${text}`);
+  }
+
+  #ring(line: string): void {
+    if (this.#recent.length >= RECENT_LOG) this.#recent.shift();
+    this.#recent.push(line);
+  }
+
+  /** @ignore The transport, for subclasses. */
+  protected get _transport(): Transport | null {
+    return this.#transport;
+  }
+
+  /** @ignore Marks the session as running over TLS (implicit TLS). */
+  protected _setTls(): void {
+    this.#tls = true;
+  }
+
+  /** @ignore The transports, for subclasses. */
+  protected _transports(): Promise<TransportFactory> {
+    return this.#transports();
+  }
+
+  /** @ignore Whether the connection is still usable. */
+  protected get _alive(): boolean {
+    return this.#dead === null;
+  }
+}
+
+/**
+ * An IDLE session (RFC 2177), from {@link IMAP4.idle}: an async iterable of `[type, data]` pairs
+ * as responses arrive, ending after the duration or when the server ends IDLE. Disposing of it
+ * (or `done()`) sends DONE and waits for the tagged answer.
+ */
+export class Idler implements AsyncIterable<[string, Datum[]]>, AsyncDisposable {
+  #imap: IMAP4;
+  #pending: Pending;
+  #done: Promise<CommandResult>;
+  #deadline: number;
+  #result: Promise<CommandResult> | null = null;
+  #finish!: () => void;
+  /** @ignore Resolves when the IDLE command has completed. */
+  readonly finished: Promise<void>;
+
+  /** @ignore Created by `IMAP4.idle()`. */
+  constructor(
+    imap: IMAP4,
+    pending: Pending,
+    done: Promise<CommandResult>,
+    duration: number | undefined,
+  ) {
+    this.#imap = imap;
+    this.#pending = pending;
+    this.#done = done;
+    this.#deadline = duration === undefined ? Infinity : Date.now() + duration * 1000;
+    this.finished = new Promise<void>((r) => (this.#finish = r));
+  }
+
+  /**
+   * Yields each response as it arrives until the duration has passed.
+   *
+   * @returns an async iterator of `[type, data]`
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<[string, Datum[]]> {
+    for (;;) {
+      const got = await this.#next(this.#deadline - Date.now());
+      if (got === null) return;
+      yield got;
+    }
+  }
+
+  /**
+   * Yields a burst: the next response (waiting up to the duration), then those that follow it
+   * within `interval` seconds of each other.
+   *
+   * @param interval seconds between responses of one burst (default 0.1)
+   * @returns an async iterator of `[type, data]`
+   */
+  async *burst(interval = 0.1): AsyncGenerator<[string, Datum[]]> {
+    let got = await this.#next(this.#deadline - Date.now());
+    while (got !== null) {
+      yield got;
+      got = await this.#next(Math.min(interval * 1000, this.#deadline - Date.now()));
+    }
+  }
+
+  async #next(wait: number): Promise<[string, Datum[]] | null> {
+    if (this.#result !== null || wait <= 0) return null;
+    for (;;) {
+      const got = await this.#imap._idleRead(wait, this.#pending);
+      if (got === "done") return null;
+      if (got !== null || wait !== Infinity) return got;
+    }
+  }
+
+  /**
+   * Ends IDLE: sends DONE (unless the server already ended it) and waits for the tagged answer.
+   *
+   * @returns the IDLE command's `[typ, data]`
+   */
+  done(): Promise<CommandResult> {
+    if (this.#result === null) {
+      this.#result = this.#imap._idleDone(this.#pending, this.#done).finally(() => this.#finish());
+    }
+    return this.#result;
+  }
+
+  /** Ends IDLE (see `done()`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.done();
+    } catch {
+      // The connection's own error is reported by its next call.
+    }
+  }
+}
+
+/**
+ * An IMAP4 client over implicit TLS: Python's `imaplib.IMAP4_SSL`, async. Certificates are
+ * verified, against the host name given (or `hostname`).
+ *
+ * @example
+ * ```ts ignore
+ * import { IMAP4_SSL } from "./mod.ts";
+ * const S = await IMAP4_SSL.connect("imap.example.com", 993, { caCerts: [pem] });
+ * ```
+ */
+export class IMAP4_SSL extends IMAP4 {
+  #tlsOptions: TlsConnectOptions;
+
+  /**
+   * Creates a client that is not connected yet.
+   *
+   * @param options connection and certificate options
+   */
+  constructor(options: IMAP4SSLOptions = {}) {
+    super(options);
+    this.#tlsOptions = options;
+  }
+
+  /**
+   * Connects over TLS, reads the greeting and the capabilities.
+   *
+   * @param host the server (default `localhost`)
+   * @param port the port (default 993)
+   * @param options connection and certificate options
+   * @returns the connected client
+   * @throws IMAP4Abort when the connection or the certificate check fails
+   */
+  static override async connect(
+    host = "localhost",
+    port = 993,
+    options: IMAP4SSLOptions = {},
+  ): Promise<IMAP4_SSL> {
+    const m = new IMAP4_SSL(options);
+    await m.open(host, port);
+    return m;
+  }
+
+  /**
+   * Opens the TLS connection, reads the greeting and asks for the capabilities.
+   *
+   * @param host the server
+   * @param port the port (default 993)
+   */
+  override async open(host = "localhost", port = 993): Promise<void> {
+    this.host = host;
+    this.port = port;
+    const transports = await this._transports();
+    const o = this.#tlsOptions;
+    this._setTls();
+    await this._start(() =>
+      transports.connectTls({
+        hostname: o.hostname ?? host,
+        port,
+        caCerts: o.caCerts,
+        verify: o.verify,
+      })
+    );
+  }
+
+  /**
+   * The TLS transport (imaplib's `ssl()`).
+   *
+   * @returns the transport in use
+   */
+  ssl(): Transport {
+    return this.socket();
+  }
+}
+
+/**
+ * An IMAP4 client over a child process's stdin/stdout (e.g. `ssh host /usr/lib/dovecot/imap`):
+ * Python's `imaplib.IMAP4_stream`, async. A string runs under `sh -c`; an array is argv.
+ *
+ * @example
+ * ```ts ignore
+ * import { IMAP4_stream } from "./mod.ts";
+ * const P = await IMAP4_stream.connect("/usr/lib/dovecot/imap");
+ * ```
+ */
+export class IMAP4_stream extends IMAP4 {
+  /** The command that was run. */
+  readonly command: string | string[];
+  #streamOptions: IMAP4StreamOptions;
+
+  /**
+   * Creates a client that is not started yet.
+   *
+   * @param command a shell command line, or argv
+   * @param options connection options
+   */
+  constructor(command: string | string[], options: IMAP4StreamOptions = {}) {
+    super(options);
+    this.command = command;
+    this.#streamOptions = options;
+  }
+
+  /**
+   * Starts the command and reads its greeting and capabilities.
+   *
+   * @param command a shell command line, or argv
+   * @param options connection options
+   * @returns the connected client
+   * @throws IMAP4Abort when the child fails to start or speak IMAP
+   */
+  static override async connect(
+    command: string | string[] = "",
+    options: IMAP4StreamOptions | number = {},
+  ): Promise<IMAP4_stream> {
+    if (typeof options === "number") {
+      throw new TypeError("IMAP4_stream.connect takes (command, options): there is no port");
+    }
+    const m = new IMAP4_stream(command, options);
+    await m.open();
+    return m;
+  }
+
+  /** Starts the child process (imaplib's `open`). */
+  override async open(): Promise<void> {
+    this.host = "";
+    this.port = 0;
+    const transports = await this._transports();
+    const o = this.#streamOptions;
+    await this._start(() =>
+      transports.spawn({ command: this.command, env: o.env, cwd: o.cwd, onStderr: o.onStderr })
+    );
+  }
+
+  /**
+   * Ends the session: sends LOGOUT when still logged in (some servers never exit on EOF), then
+   * ends the child. Never throws.
+   */
+  override async shutdown(): Promise<void> {
+    const t = this._transport;
+    if (t && this._alive && this.state !== "LOGOUT") {
+      try {
+        await t.write(textEncoder.encode(`${this.tagpre}${this.tagnum++} LOGOUT\r\n`));
+      } catch {
+        // The child may be gone already.
+      }
+    }
+    await super.shutdown();
+  }
+}

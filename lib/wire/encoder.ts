@@ -1,0 +1,282 @@
+/**
+ * Encoding of command arguments: each one goes as an atom, a quoted string or a literal, chosen by
+ * its content, so that nothing a caller passes can change the shape of the command. NUL, CR and LF
+ * never travel outside a literal.
+ *
+ * @module
+ */
+
+import { encodeMailboxName } from "../../utils/utf7.ts";
+
+/** A mailbox name: encoded in modified UTF-7 when it is not ASCII (unless UTF-8 is enabled). */
+export interface MailboxArg {
+  /** Discriminator. */
+  readonly type: "mailbox";
+  /** The name as the user gave it. */
+  readonly value: string;
+}
+
+/** A secret (a LOGIN password): always quoted or sent as a literal, and masked in logs. */
+export interface SecretArg {
+  /** Discriminator. */
+  readonly type: "secret";
+  /** The secret. */
+  readonly value: string;
+}
+
+/**
+ * Bytes that always travel as a synchronising literal (an APPEND message), so that a server
+ * that refuses them with NO before `+` never receives them.
+ */
+export interface MessageArg {
+  /** Discriminator. */
+  readonly type: "message";
+  /** The bytes. */
+  readonly value: Uint8Array;
+  /** Text placed right before the literal marker, e.g. `UTF8 (` (RFC 6855). */
+  readonly prefix?: string;
+  /** Text placed right after the literal, e.g. `)`. */
+  readonly suffix?: string;
+  /** Use `~{n}` (literal8, RFC 3516 / RFC 6855). */
+  readonly binary?: boolean;
+}
+
+/**
+ * One command argument. A string is sent as an atom when it can be, quoted when it must be, and as
+ * a literal when it holds non-ASCII text; a string already in `()` or `""` is sent as it is. A
+ * `Uint8Array` is always a literal. `null` and `undefined` are skipped, as imaplib skips `None`.
+ */
+export type Arg =
+  | string
+  | number
+  | Uint8Array
+  | null
+  | undefined
+  | MailboxArg
+  | SecretArg
+  | MessageArg;
+
+/** What the encoder may use, from the server's capabilities and the session's state. */
+export interface EncodeOptions {
+  /** UTF8=ACCEPT is enabled: UTF-8 may travel in quoted strings (RFC 6855). */
+  utf8?: boolean;
+  /** LITERAL+ is advertised: literals need not wait for `+` (RFC 7888). */
+  literalPlus?: boolean;
+  /** LITERAL- is advertised: literals up to 4096 bytes need not wait for `+` (RFC 7888). */
+  literalMinus?: boolean;
+}
+
+/** A piece of a command to write; when `waitAfter`, the server's `+` must come before the next. */
+export interface CommandChunk {
+  /** The bytes to write. */
+  bytes: Uint8Array;
+  /** Whether to wait for a continuation request after writing these bytes. */
+  waitAfter: boolean;
+}
+
+/** An encoded command, ready to write, plus a log form with secrets masked. */
+export interface EncodedCommand {
+  /** The chunks, to be written in order. */
+  chunks: CommandChunk[];
+  /** The command as text for logs: literals summarised, secrets replaced by `***`. */
+  log: string;
+}
+
+const textEncoder = new TextEncoder();
+const CRLF = new Uint8Array([0x0d, 0x0a]);
+
+/** Bytes that may appear in an atom sent as it is (see {@link isAtomSafe}). */
+const ATOM_SAFE = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0x21; c < 0x7f; c++) t[c] = 1;
+  for (const ch of '(){"\\') t[ch.charCodeAt(0)] = 0;
+  return t;
+})();
+
+/**
+ * Whether `s` can be sent without quoting: printable ASCII without space, `(`, `)`, `{`, `"`
+ * and `\`, except that a flag's leading `\` is allowed (`\Seen`).
+ *
+ * @param s the argument
+ * @returns true when it may travel as an atom
+ */
+export function isAtomSafe(s: string): boolean {
+  if (s.length === 0) return false;
+  let i = s.charCodeAt(0) === 0x5c && s.length > 1 ? 1 : 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || ATOM_SAFE[c] === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Quotes `s` as an IMAP quoted string: `\` and `"` escaped. (imaplib's `_quote`.)
+ *
+ * @param s printable text without CR, LF or NUL
+ * @returns the quoted string
+ */
+export function quoteString(s: string): string {
+  return '"' + s.replace(/[\\"]/g, "\\$&") + '"';
+}
+
+const FORBIDDEN = /[\0\r\n]/;
+const LITERAL_MARKER_AT_END = /~?\{\d+\+?\}$/;
+
+function describe(index: number, name: string): string {
+  return `${name} argument ${index + 1}`;
+}
+
+/**
+ * Encodes a command: its tag, name and arguments.
+ *
+ * @param tag the tag
+ * @param name the command name (one or more atoms, e.g. `UID FETCH`)
+ * @param args the arguments
+ * @param options what the session allows
+ * @returns the chunks to write and a masked log line
+ * @throws TypeError when an argument cannot be sent safely (nothing is written then)
+ */
+export function encodeCommand(
+  tag: string,
+  name: string,
+  args: readonly Arg[],
+  options: EncodeOptions = {},
+): EncodedCommand {
+  const chunks: CommandChunk[] = [];
+  let pieces: Uint8Array[] = [];
+  let text = tag + " " + name;
+  let log = text;
+
+  const flush = (waitAfter: boolean) => {
+    pieces.push(textEncoder.encode(text), CRLF);
+    chunks.push({ bytes: concat(pieces), waitAfter });
+    pieces = [];
+    text = "";
+  };
+  const literal = (bytes: Uint8Array, sync: boolean, binary = false, secret = false) => {
+    const nonSync = !sync &&
+      (options.literalPlus === true || (options.literalMinus === true && bytes.length <= 4096));
+    const marker = `${binary ? "~" : ""}{${bytes.length}${nonSync ? "+" : ""}}`;
+    text += marker;
+    log += marker + (secret ? "\r\n***" : `\r\n<${bytes.length} bytes>`);
+    flush(!nonSync);
+    pieces.push(bytes);
+  };
+
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === null || arg === undefined) continue;
+    text += " ";
+    log += " ";
+    if (arg instanceof Uint8Array) {
+      literal(arg, false);
+      continue;
+    }
+    if (typeof arg === "number") {
+      if (!Number.isSafeInteger(arg) || arg < 0) {
+        throw new TypeError(`${describe(i, name)} is not a non-negative integer: ${arg}`);
+      }
+      text += String(arg);
+      log += String(arg);
+      continue;
+    }
+    if (typeof arg === "string") {
+      const out = encodeString(arg, i, name, options);
+      if (out === null) literal(textEncoder.encode(arg), false);
+      else {
+        text += out;
+        log += out;
+      }
+      continue;
+    }
+    switch (arg.type) {
+      case "message": {
+        if (arg.prefix) {
+          text += arg.prefix;
+          log += arg.prefix;
+        }
+        literal(arg.value, true, arg.binary === true);
+        if (arg.suffix) {
+          text += arg.suffix;
+          log += arg.suffix;
+        }
+        break;
+      }
+      case "secret": {
+        if (FORBIDDEN.test(arg.value)) {
+          throw new TypeError(`${describe(i, name)} contains a CR, LF or NUL character`);
+        }
+        if (/^[\x20-\x7e]*$/.test(arg.value) || options.utf8) {
+          text += quoteString(arg.value);
+          log += '"***"';
+        } else {
+          literal(textEncoder.encode(arg.value), false, false, true);
+        }
+        break;
+      }
+      case "mailbox": {
+        let value = arg.value;
+        // deno-lint-ignore no-control-regex
+        if (!options.utf8 && /[^\x00-\x7f]/.test(value)) value = encodeMailboxName(value);
+        const out = encodeString(value, i, name, options);
+        if (out === null) literal(textEncoder.encode(value), false);
+        else {
+          text += out;
+          log += out;
+        }
+        break;
+      }
+    }
+  }
+  pieces.push(textEncoder.encode(text), CRLF);
+  chunks.push({ bytes: concat(pieces), waitAfter: false });
+  return { chunks, log };
+}
+
+/**
+ * Encodes a string argument as an atom, a quoted string or (returning null) a literal.
+ *
+ * @throws TypeError for CR, LF or NUL, or a raw argument that ends in a literal marker
+ */
+function encodeString(
+  s: string,
+  index: number,
+  name: string,
+  options: EncodeOptions,
+): string | null {
+  if (FORBIDDEN.test(s)) {
+    throw new TypeError(
+      `${describe(index, name)} contains a CR, LF or NUL character; ` +
+        "pass a Uint8Array to send it as a literal",
+    );
+  }
+  const first = s[0];
+  const last = s[s.length - 1];
+  if (s.length >= 2 && ((first === "(" && last === ")") || (first === '"' && last === '"'))) {
+    // Already a list or a quoted string: sent as it is, as the imaplib 2.4 documentation says.
+    if (LITERAL_MARKER_AT_END.test(s.slice(0, -1)) || LITERAL_MARKER_AT_END.test(s)) {
+      throw new TypeError(`${describe(index, name)} hides a literal marker: ${JSON.stringify(s)}`);
+    }
+    return s;
+  }
+  if (isAtomSafe(s)) return s;
+  // deno-lint-ignore no-control-regex
+  if (/^[\x01-\x7f]*$/.test(s)) return quoteString(s);
+  if (options.utf8) return quoteString(s);
+  // Non-ASCII text cannot travel in a quoted string before UTF8=ACCEPT: a literal carries it.
+  return null;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,367 @@
+/**
+ * Framing: turns the bytes of a server into complete responses (a line, and for each `{n}` at a
+ * line's end the n literal bytes, then the rest of the response), with every limit checked before
+ * the bytes it guards are read.
+ *
+ * The reader is pull-based: it reads from its source only while a response is being asked for,
+ * and never further than the end of that response's last line, except for what one `read()` of
+ * the source happened to bring along (kept in the buffer for the next response).
+ *
+ * @module
+ */
+
+import { IMAP4Abort, quoteBytes } from "../errors.ts";
+
+/** Where the reader gets bytes from: a transport, or anything with the same `read`. */
+export interface ByteSource {
+  /** Reads up to `buf.length` bytes; `null` at end of stream. */
+  read(buf: Uint8Array): Promise<number | null>;
+}
+
+/** The limits a reader enforces; each is checked before the bytes it guards are read. */
+export interface ReaderLimits {
+  /** The longest response line accepted, in bytes, CRLF excluded. Default 1,000,000. */
+  maxLineLength: number;
+  /** The largest literal accepted, in bytes. Default 512 MiB. */
+  maxLiteralSize: number;
+  /** The largest whole response (lines and literals), in bytes. Default 1 GiB. */
+  maxResponseSize: number;
+  /** How long one response line may take to arrive, in ms. Default 30,000. */
+  timeout: number;
+  /**
+   * The slowest a literal may flow, in bytes per second: a literal of n bytes must arrive within
+   * `timeout + n / minLiteralRate` seconds' worth of ms. Default 16 KiB/s.
+   */
+  minLiteralRate: number;
+}
+
+/** Default limits (see {@link ReaderLimits}). */
+export const DEFAULT_LIMITS: ReaderLimits = Object.freeze({
+  maxLineLength: 1_000_000,
+  maxLiteralSize: 512 * 1024 * 1024,
+  maxResponseSize: 1024 * 1024 * 1024,
+  timeout: 30_000,
+  minLiteralRate: 16 * 1024,
+});
+
+/**
+ * One complete server response. `lines[i]` is the text of the i-th line part (CRLF removed,
+ * UTF-8 decoded); when `literals[i]` exists, `lines[i]` ends with its `{n}` marker and the
+ * literal's bytes come between `lines[i]` and `lines[i + 1]`. So `lines.length` is
+ * `literals.length + 1`.
+ */
+export interface Response {
+  /** The line parts, each without its CRLF. */
+  lines: string[];
+  /** The literal bytes, exactly as received. */
+  literals: Uint8Array[];
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const INITIAL_BUFFER = 64 * 1024;
+/** Literals larger than this are gathered in chunks, so memory follows the bytes received. */
+const EXACT_LITERAL_MAX = 8 * 1024 * 1024;
+const LITERAL_CHUNK = 1024 * 1024;
+const TIMED_OUT = Symbol("timed out");
+
+const decoder = new TextDecoder("utf-8");
+
+/**
+ * Reads complete IMAP responses from a byte source, enforcing {@link ReaderLimits}.
+ * Gives the same responses whether bytes arrive whole, line by line or one at a time, in linear
+ * time.
+ */
+export class ResponseReader {
+  #src: ByteSource;
+  #limits: ReaderLimits;
+  #buf: Uint8Array;
+  #start = 0;
+  #end = 0;
+  /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
+  #inflight: Promise<number | null> | null = null;
+  #eof = false;
+
+  /**
+   * Creates a reader.
+   *
+   * @param src where bytes come from
+   * @param limits the limits to enforce (defaults for those not given)
+   */
+  constructor(src: ByteSource, limits: Partial<ReaderLimits> = {}) {
+    this.#src = src;
+    this.#limits = { ...DEFAULT_LIMITS, ...limits };
+    this.#buf = new Uint8Array(Math.min(INITIAL_BUFFER, this.#limits.maxLineLength + 2));
+  }
+
+  /** How many bytes are buffered beyond the last response returned. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Whether a source read is still pending (after a soft deadline expired). */
+  get reading(): boolean {
+    return this.#inflight !== null;
+  }
+
+  /** The limits in force. */
+  get limits(): Readonly<ReaderLimits> {
+    return this.#limits;
+  }
+
+  /**
+   * Reads the next complete response.
+   *
+   * @param wait how long to wait for the response's first byte, in ms (default: the timeout)
+   * @param soft when true, running out of `wait` before any byte arrived returns `null` instead
+   *   of failing; once a response has begun, its own deadlines apply in full
+   * @returns the response, or `null` when a soft wait ran out
+   * @throws IMAP4Abort on end of stream, a framing error, a limit breached or a deadline passed
+   */
+  async readResponse(wait?: number, soft = false): Promise<Response | null> {
+    const timeout = this.#limits.timeout;
+    if (this.#start === this.#end) {
+      const got = await this.#fill(Date.now() + (wait ?? timeout), soft);
+      if (!got) return null;
+    }
+    const lines: string[] = [];
+    const literals: Uint8Array[] = [];
+    let total = 0;
+    let first = true;
+    for (;;) {
+      const lineEnd = await this.#readLineEnd(Date.now() + timeout);
+      const lineStart = this.#start;
+      const text = decoder.decode(this.#buf.subarray(lineStart, lineEnd));
+      total += lineEnd - lineStart + 2;
+      this.#start = lineEnd + 2;
+      // Only untagged responses (and the parts after a literal) carry literals: tagged and
+      // continuation lines never do, as imaplib assumes too.
+      const size = first && !isUntagged(this.#buf, lineStart, lineEnd)
+        ? -1
+        : literalSize(this.#buf, lineStart, lineEnd, this.#limits.maxLiteralSize);
+      lines.push(text);
+      first = false;
+      if (size < 0) return { lines, literals };
+      if (total + size > this.#limits.maxResponseSize) {
+        throw this.#abort(
+          `Response exceeds the limit of ${this.#limits.maxResponseSize} bytes`,
+          this.#buf.subarray(lineStart, lineEnd),
+        );
+      }
+      total += size;
+      const deadline = Date.now() + timeout + (size / this.#limits.minLiteralRate) * 1000;
+      literals.push(await this.#readLiteral(size, deadline));
+    }
+  }
+
+  /**
+   * Reads exactly `n` bytes (imaplib's `read(size)`), from the buffer first.
+   *
+   * @param n how many bytes
+   * @returns the bytes
+   * @throws IMAP4Abort on end of stream or timeout
+   */
+  readExactly(n: number): Promise<Uint8Array> {
+    const deadline = Date.now() + this.#limits.timeout + (n / this.#limits.minLiteralRate) * 1000;
+    return this.#readLiteral(n, deadline);
+  }
+
+  /**
+   * Reads one line including its CRLF (imaplib's `readline()`).
+   *
+   * @returns the line's bytes
+   * @throws IMAP4Abort on end of stream, timeout or a line over the limit
+   */
+  async readLine(): Promise<Uint8Array> {
+    const end = await this.#readLineEnd(Date.now() + this.#limits.timeout);
+    const line = this.#buf.slice(this.#start, end + 2);
+    this.#start = end + 2;
+    return line;
+  }
+
+  /** Finds the end of the next line (the index of its CR), reading as needed. */
+  async #readLineEnd(deadline: number): Promise<number> {
+    let scanFrom = this.#start;
+    for (;;) {
+      const rel = this.#buf.subarray(scanFrom, this.#end).indexOf(LF);
+      const lf = rel === -1 ? -1 : scanFrom + rel;
+      if (lf !== -1) {
+        if (lf === this.#start || this.#buf[lf - 1] !== CR) {
+          throw this.#abort(
+            "Cannot parse response: line not terminated by CRLF",
+            this.#buf.subarray(this.#start, lf + 1),
+          );
+        }
+        if (lf - 1 - this.#start > this.#limits.maxLineLength) throw this.#lineTooLong();
+        return lf - 1;
+      }
+      if (this.#end - this.#start > this.#limits.maxLineLength + 1) throw this.#lineTooLong();
+      const scanned = this.#end - this.#start;
+      await this.#fill(deadline, false);
+      scanFrom = this.#start + scanned;
+    }
+  }
+
+  async #readLiteral(size: number, deadline: number): Promise<Uint8Array> {
+    const have = this.#end - this.#start;
+    if (have >= size) {
+      const lit = this.#buf.slice(this.#start, this.#start + size);
+      this.#start += size;
+      return lit;
+    }
+    if (size <= EXACT_LITERAL_MAX) {
+      const lit = new Uint8Array(size);
+      lit.set(this.#buf.subarray(this.#start, this.#end));
+      this.#start = this.#end = 0;
+      let off = have;
+      while (off < size) off += await this.#readInto(lit.subarray(off), deadline);
+      return lit;
+    }
+    // A large literal is gathered chunk by chunk: an announced size costs nothing until the
+    // bytes arrive.
+    const chunks: Uint8Array[] = [this.#buf.slice(this.#start, this.#end)];
+    this.#start = this.#end = 0;
+    let got = have;
+    while (got < size) {
+      const chunk = new Uint8Array(Math.min(LITERAL_CHUNK, size - got));
+      let off = 0;
+      while (off < chunk.length) off += await this.#readInto(chunk.subarray(off), deadline);
+      chunks.push(chunk);
+      got += chunk.length;
+    }
+    const lit = new Uint8Array(size);
+    let pos = 0;
+    for (const c of chunks) {
+      lit.set(c, pos);
+      pos += c.length;
+    }
+    return lit;
+  }
+
+  /** Reads from the source straight into `dst` (used for literals), hard deadline. */
+  async #readInto(dst: Uint8Array, deadline: number): Promise<number> {
+    const n = await this.#race(this.#src.read(dst), deadline);
+    if (n === TIMED_OUT) throw this.#abort("Timed out reading a literal from the server");
+    if (n === null || n === 0) {
+      this.#eof = true;
+      throw this.#abort("Connection closed by the server in the middle of a literal");
+    }
+    return n;
+  }
+
+  /**
+   * Reads more bytes into the buffer. Returns false when a soft deadline ran out (the read stays
+   * in flight and is picked up by the next call).
+   */
+  async #fill(deadline: number, soft: boolean): Promise<boolean> {
+    if (this.#eof) throw this.#abort("Connection closed by the server");
+    if (this.#inflight === null) {
+      if (this.#start === this.#end) {
+        this.#start = this.#end = 0;
+      } else if (this.#end === this.#buf.length) {
+        const used = this.#end - this.#start;
+        if (this.#start > 0 && used <= this.#buf.length / 2) {
+          this.#buf.copyWithin(0, this.#start, this.#end);
+        } else {
+          const size = Math.min(this.#buf.length * 2, this.#limits.maxLineLength + 2 + 64);
+          const next = new Uint8Array(Math.max(size, used + 1));
+          next.set(this.#buf.subarray(this.#start, this.#end));
+          this.#buf = next;
+        }
+        this.#end = used;
+        this.#start = 0;
+      }
+      const p = this.#src.read(this.#buf.subarray(this.#end));
+      // A read abandoned by a failed connection must not surface as an unhandled rejection.
+      p.catch(() => {});
+      this.#inflight = p;
+    }
+    const n = await this.#race(this.#inflight, deadline);
+    if (n === TIMED_OUT) {
+      if (soft) return false;
+      throw this.#abort(
+        this.#start === this.#end
+          ? "Timed out waiting for the server"
+          : "Timed out waiting for the rest of a response line",
+        this.#buf.subarray(this.#start, this.#end),
+      );
+    }
+    this.#inflight = null;
+    if (n === null || n === 0) {
+      this.#eof = true;
+      throw this.#abort(
+        this.#start === this.#end
+          ? "Connection closed by the server"
+          : "Connection closed by the server in the middle of a response line",
+        this.#buf.subarray(this.#start, this.#end),
+      );
+    }
+    this.#end += n;
+    return true;
+  }
+
+  #race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
+    const ms = deadline - Date.now();
+    if (ms === Infinity) return p;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const t = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, ms), TIMED_OUT);
+    });
+    return Promise.race([p, t]).then(
+      (v) => {
+        clearTimeout(timer);
+        return v;
+      },
+      (e) => {
+        clearTimeout(timer);
+        throw this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
+  }
+
+  #lineTooLong(): IMAP4Abort {
+    return this.#abort(
+      `Response line exceeds the limit of ${this.#limits.maxLineLength} bytes`,
+      this.#buf.subarray(this.#start, Math.min(this.#end, this.#start + 200)),
+    );
+  }
+
+  #abort(message: string, offending?: Uint8Array): IMAP4Abort {
+    const detail = offending && offending.length > 0 ? `: ${quoteBytes(offending)}` : "";
+    return new IMAP4Abort(message + detail, offending ? { offending } : {});
+  }
+}
+
+/** Whether the line at [start, end) is untagged (`* ...`). */
+function isUntagged(buf: Uint8Array, start: number, end: number): boolean {
+  return end - start >= 2 && buf[start] === 0x2a && buf[start + 1] === 0x20;
+}
+
+/**
+ * The size of the literal announced at the end of the line [start, end) as `{n}`, or -1 when
+ * the line announces none.
+ *
+ * @throws IMAP4Abort when the size is absurd or over the limit
+ */
+function literalSize(buf: Uint8Array, start: number, end: number, max: number): number {
+  if (end - start < 3 || buf[end - 1] !== 0x7d) return -1;
+  let i = end - 2;
+  while (i >= start && buf[i] >= 0x30 && buf[i] <= 0x39) i--;
+  const digits = end - 2 - i;
+  if (digits === 0 || i < start || buf[i] !== 0x7b) return -1;
+  if (digits > 12) {
+    throw new IMAP4Abort(
+      `Literal size has too many digits: ${quoteBytes(buf.subarray(i, end))}`,
+      { offending: buf.subarray(i, end) },
+    );
+  }
+  let n = 0;
+  for (let j = i + 1; j < end - 1; j++) n = n * 10 + (buf[j] - 0x30);
+  if (n > max) {
+    throw new IMAP4Abort(
+      `Literal of ${n} bytes exceeds the limit of ${max} bytes`,
+      { offending: buf.subarray(Math.max(start, end - 200), end) },
+    );
+  }
+  return n;
+}
