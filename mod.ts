@@ -22,6 +22,7 @@ export {
   type Authenticator,
   type CommandResult,
   type Datum,
+  type FetchStreamOptions,
   Idler,
   IMAP4,
   IMAP4_SSL,

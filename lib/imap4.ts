@@ -101,6 +101,26 @@ interface Pending {
   done: boolean;
 }
 
+interface FetchSink {
+  items: { data: Datum[]; size: number }[];
+  head: number;
+  bytes: number;
+  highWaterMark: number;
+  discard: boolean;
+  wake: (() => void) | null;
+}
+
+/** Options of {@link IMAP4.fetchStream}. */
+export interface FetchStreamOptions {
+  /** Use UID FETCH: `message_set` holds UIDs. */
+  uid?: boolean;
+  /**
+   * Bytes of messages read ahead of the consumer before reading pauses (default 4 MiB), so memory
+   * stays bounded however large the whole FETCH is.
+   */
+  highWaterMark?: number;
+}
+
 interface Job {
   exclusive: boolean;
   run: () => Promise<void>;
@@ -238,6 +258,8 @@ export class IMAP4 {
   #tls = false;
   #recent: string[] = [];
   #idleSink: ((typ: string, datum: Datum[]) => void) | null = null;
+  #fetchSink: FetchSink | null = null;
+  #openGate: (() => void) | null = null;
   #extraCommands: Record<string, readonly State[]> = {};
   #onAbort: (() => void) | null = null;
 
@@ -1154,6 +1176,90 @@ export class IMAP4 {
   }
 
   /**
+   * Fetches message data as a stream: yields each message's FETCH data (the same items `fetch()`
+   * would give for it) as soon as it arrives, reading ahead at most `highWaterMark` bytes. A
+   * command issued while the stream is consumed is queued behind it, never deadlocked; `break`
+   * ends the stream cleanly (the rest of the answer is read and dropped). State SELECTED.
+   *
+   * @param message_set a sequence set (UIDs with `uid: true`)
+   * @param message_parts the items, e.g. `"(BODY.PEEK[])"`
+   * @param options `uid`, `highWaterMark`
+   * @returns an async iterable of per-message data
+   * @throws IMAP4Error when the server answers NO or BAD (after the messages it sent)
+   * @example
+   * ```ts ignore
+   * for await (const data of M.fetchStream("1:*", "(UID BODY.PEEK[])")) {
+   *   const [line, body] = data[0] as [string, Uint8Array];
+   * }
+   * ```
+   */
+  async *fetchStream(
+    message_set: string,
+    message_parts: string,
+    options: FetchStreamOptions = {},
+  ): AsyncGenerator<Datum[], void, undefined> {
+    const name = options.uid ? "UID" : "FETCH";
+    this.#checkState(name);
+    const args: Arg[] = options.uid
+      ? ["FETCH", message_set, message_parts]
+      : [message_set, message_parts];
+    encodeCommand("X", name, args, this.#encodeOptions());
+    const sink: FetchSink = {
+      items: [],
+      head: 0,
+      bytes: 0,
+      highWaterMark: options.highWaterMark ?? 4 * 1024 * 1024,
+      discard: false,
+      wake: null,
+    };
+    let done!: Promise<CommandResult>;
+    let pending!: Pending;
+    // Exclusive start: no FETCH pipelined before it can have its data taken by the stream.
+    await this.#enqueue(true, async () => {
+      const reg = this.#register(name, (t, d) => {
+        if (this.#fetchSink === sink) this.#fetchSink = null;
+        return [t, d];
+      });
+      pending = reg.pending;
+      done = reg.done;
+      done.then(() => sink.wake?.(), () => sink.wake?.());
+      this.#fetchSink = sink;
+      await this.#writeCommand(pending, this.#encode(pending.tag, name, args));
+    });
+    try {
+      for (;;) {
+        if (sink.head < sink.items.length) {
+          const item = sink.items[sink.head];
+          sink.items[sink.head++] = { data: [], size: 0 };
+          sink.bytes -= item.size;
+          if (sink.head > 1024 && sink.head * 2 > sink.items.length) {
+            sink.items = sink.items.slice(sink.head);
+            sink.head = 0;
+          }
+          if (sink.bytes < sink.highWaterMark) this.#resumePump();
+          yield item.data;
+          continue;
+        }
+        if (pending.done || this.#dead) break;
+        await new Promise<void>((r) => (sink.wake = r));
+      }
+      const [typ, dat] = await done;
+      if (typ !== "OK") {
+        throw new IMAP4Error(`FETCH failed: ${typ} ${JSON.stringify(lastText(dat))}`, {
+          command: name,
+          status: typ,
+        });
+      }
+    } finally {
+      sink.discard = true;
+      sink.items = [];
+      this.#resumePump();
+      await done.catch(() => {});
+      if (this.#fetchSink === sink) this.#fetchSink = null;
+    }
+  }
+
+  /**
    * Waits for server updates with IDLE (RFC 2177), as CPython 3.14: iterate the returned
    * {@link Idler} for `[type, data]` pairs until `duration` seconds have passed, then dispose
    * of it (or call `done()`) to send DONE. State AUTH or SELECTED; needs IDLE.
@@ -1429,6 +1535,7 @@ export class IMAP4 {
         reject,
       });
       if (!this.#scheduling) void this.#schedule();
+      this.#resumePump();
     });
   }
 
@@ -1485,6 +1592,7 @@ export class IMAP4 {
     };
     this.#pending.set(tag, pending);
     if (!manual) this.#autoPending++;
+    this.#resumePump();
     return { pending, done };
   }
 
@@ -1554,6 +1662,10 @@ export class IMAP4 {
     this.#pumping = true;
     try {
       while (!this.#dead && (this.#autoPending > 0 || this.#contWaiter !== null)) {
+        if (this.#mustPause()) {
+          await new Promise<void>((r) => (this.#openGate = r));
+          continue;
+        }
         const r = await this.#reader!.readResponse();
         this.#dispatch(r!);
       }
@@ -1562,6 +1674,23 @@ export class IMAP4 {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /**
+   * Whether reading should wait for a stream's consumer: only when its read-ahead is full and
+   * nothing else waits for the connection (a command issued by the consumer keeps reading going,
+   * so it can never deadlock).
+   */
+  #mustPause(): boolean {
+    const s = this.#fetchSink;
+    return s !== null && !s.discard && s.bytes >= s.highWaterMark && this.#pending.size === 1 &&
+      this.#queue.length === 0 && this.#contWaiter === null;
+  }
+
+  #resumePump(): void {
+    const g = this.#openGate;
+    this.#openGate = null;
+    g?.();
   }
 
   /** Routes one response, as imaplib's `_get_response`. */
@@ -1634,6 +1763,19 @@ export class IMAP4 {
 
     if (this.#idleSink && typ !== "BYE") {
       this.#idleSink(typ, items);
+      return;
+    }
+    const sink = this.#fetchSink;
+    if (sink !== null && typ === "FETCH") {
+      if (!sink.discard) {
+        let size = line.length;
+        for (const it of items) if (Array.isArray(it)) size += it[1].length;
+        sink.items.push({ data: items, size });
+        sink.bytes += size;
+        const w = sink.wake;
+        sink.wake = null;
+        w?.();
+      }
       return;
     }
     for (const item of items) this.#appendUntagged(typ, item);
@@ -1724,6 +1866,9 @@ export class IMAP4 {
     const waiters = this.#drained;
     this.#drained = [];
     for (const d of waiters) d();
+    this.#resumePump();
+    const sink = this.#fetchSink;
+    if (sink?.wake) sink.wake();
     if (closeTransport) void this.#transport?.close();
     return err;
   }
