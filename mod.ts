@@ -45,3 +45,16 @@ export {
 } from "./utils/internaldate.ts";
 export { decodeMailboxName, encodeMailboxName } from "./utils/utf7.ts";
 export type { Transport, TransportFactory } from "./transports/transport.ts";
+export {
+  type Address,
+  Decoder,
+  type Envelope,
+  type FetchResult,
+  type ListResult,
+  parseFetch,
+  parseList,
+  parseStatus,
+  parseUidCode,
+  type UidCode,
+  type Value,
+} from "./lib/wire/decoder.ts";

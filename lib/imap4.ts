@@ -18,14 +18,8 @@ import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts"
 import { randomTagPrefix } from "../utils/int2ap.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
 
-/**
- * One item of a command's data: a response line (CRLF removed, UTF-8 decoded), a pair of the line
- * up to its `{n}` and the n literal bytes, or `null` where imaplib gives `None`.
- */
-export type Datum = string | [string, Uint8Array] | null;
-
-/** What every command method resolves to: the status word and the data, as imaplib's `(typ, data)`. */
-export type CommandResult = [typ: string, data: Datum[]];
+import type { CommandResult, Datum } from "./datum.ts";
+export type { CommandResult, Datum };
 
 /** Receives wire lines, secrets masked: `C: ...` for the client, `S: ...` for the server. */
 export type Logger = (line: string) => void;
