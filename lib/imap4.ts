@@ -119,7 +119,18 @@ interface Job {
   exclusive: boolean;
   run: () => Promise<void>;
   reject: (e: unknown) => void;
+  /** A pipelined command of one chunk: written together with its neighbours in one write. */
+  batch?: {
+    tag: string;
+    name: string;
+    cmd: EncodedCommand;
+    finish?: (typ: string, data: Datum[]) => CommandResult;
+    resolve: (r: Promise<CommandResult>) => void;
+  };
 }
+
+/** The most bytes of pipelined commands coalesced into one write. */
+const BATCH_BYTES = 64 * 1024;
 
 interface ContinuationWaiter {
   pending: Pending;
@@ -175,6 +186,12 @@ function base64Decode(text: string): Uint8Array {
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
+}
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TypeError(`Port must be an integer from 1 to 65535: ${port}`);
+  }
 }
 
 function mbox(value: string): Arg {
@@ -306,6 +323,7 @@ export class IMAP4 {
    * @throws IMAP4Abort when the connection fails
    */
   async open(host = "localhost", port = 143): Promise<void> {
+    checkPort(port);
     this.host = host;
     this.port = port;
     const transports = await this.#transports();
@@ -1469,23 +1487,89 @@ export class IMAP4 {
     } catch (e) {
       return Promise.reject(e);
     }
-    // Encoding errors are thrown before anything is queued; the tag is filled in at send time.
+    // Tags are taken in call order and commands are sent in call order; encoding errors are
+    // thrown before anything is queued.
+    let tag: string;
+    let cmd: EncodedCommand;
     try {
-      encodeCommand("X", name, args, this.#encodeOptions());
+      tag = this.#newTag();
+      cmd = this.#encode(tag, name, args);
     } catch (e) {
       return Promise.reject(e);
     }
     if (PIPELINABLE.has(pipelineName)) {
+      if (cmd.chunks.length === 1) {
+        return new Promise<CommandResult>((resolve, reject) => {
+          this.#queue.push({
+            exclusive: false,
+            run: () => Promise.resolve(),
+            reject,
+            batch: { tag, name, cmd, finish, resolve },
+          });
+          if (!this.#scheduling) void this.#schedule();
+          this.#resumePump();
+        });
+      }
       let result!: Promise<CommandResult>;
       const sent = this.#enqueue(false, async () => {
-        const { pending, done } = this.#register(name, finish);
+        const { pending, done } = this.#register(name, finish, false, tag);
         result = done;
         done.catch(() => {});
-        await this.#writeCommand(pending, this.#encode(pending.tag, name, args));
+        await this.#writeCommand(pending, cmd);
       });
       return sent.then(() => result);
     }
-    return this.#exclusive(() => this.#execute(name, args, finish));
+    return this.#exclusive(async () => {
+      const { pending, done } = this.#register(name, finish, false, tag);
+      done.catch(() => {});
+      await this.#writeCommand(pending, cmd);
+      return await done;
+    });
+  }
+
+  #newTag(): string {
+    return this.tagpre + String(this.tagnum++);
+  }
+
+  /** Registers and writes consecutive one-chunk pipelined commands in one write. */
+  async #runBatch(first: Job): Promise<void> {
+    const jobs = [first];
+    let size = first.batch!.cmd.chunks[0].bytes.length;
+    while (size < BATCH_BYTES && this.#queue.length > 0 && this.#queue[0].batch) {
+      const next = this.#queue.shift()!;
+      size += next.batch!.cmd.chunks[0].bytes.length;
+      jobs.push(next);
+    }
+    const parts: Uint8Array[] = [];
+    for (const job of jobs) {
+      const b = job.batch!;
+      try {
+        const { done } = this.#register(b.name, b.finish, false, b.tag);
+        done.catch(() => {});
+        b.resolve(done);
+        this.#log(`C: ${b.cmd.log}`);
+        parts.push(b.cmd.chunks[0].bytes);
+      } catch (e) {
+        job.reject(e);
+      }
+    }
+    if (parts.length === 0) return;
+    let bytes = parts[0];
+    if (parts.length > 1) {
+      bytes = new Uint8Array(size);
+      let o = 0;
+      for (const p of parts) {
+        bytes.set(p, o);
+        o += p.length;
+      }
+    }
+    try {
+      await this.#write(bytes);
+    } catch {
+      // #write has failed the connection, which rejected every registered command.
+      return;
+    }
+    this.#ensurePump();
   }
 
   #encodeOptions() {
@@ -1549,7 +1633,8 @@ export class IMAP4 {
           job.reject(this.#closedError());
           continue;
         }
-        await job.run();
+        if (job.batch) await this.#runBatch(job);
+        else await job.run();
       }
     } finally {
       this.#scheduling = false;
@@ -1560,6 +1645,7 @@ export class IMAP4 {
     name: string,
     finish?: (typ: string, data: Datum[]) => CommandResult,
     manual = false,
+    tag: string = this.#newTag(),
   ): { pending: Pending; done: Promise<CommandResult> } {
     this.#throwIfDead();
     // imaplib's _command: stale status data goes, and a mailbox gone read-only stops us.
@@ -1567,7 +1653,6 @@ export class IMAP4 {
     if ("READ-ONLY" in this.untagged_responses && !this.is_readonly && name !== "LOGOUT") {
       throw new IMAP4ReadOnly("Mailbox status changed to READ-ONLY", { command: name });
     }
-    const tag = this.tagpre + String(this.tagnum++);
     let resolve!: (r: CommandResult) => void;
     let reject!: (e: unknown) => void;
     const done = new Promise<CommandResult>((res, rej) => {
@@ -2049,6 +2134,7 @@ export class IMAP4_SSL extends IMAP4 {
    * @param port the port (default 993)
    */
   override async open(host = "localhost", port = 993): Promise<void> {
+    checkPort(port);
     this.host = host;
     this.port = port;
     const transports = await this._transports();
