@@ -16,6 +16,7 @@ import { IMAP4Abort, IMAP4Error, IMAP4ReadOnly } from "./errors.ts";
 import { type Arg, encodeCommand, type EncodedCommand } from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
+import { parseSequenceSet, type SequenceRange } from "../utils/sequence_set.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
 
 import type { CommandResult, Datum } from "./datum.ts";
@@ -47,6 +48,21 @@ export interface IMAP4Options {
   minLiteralRate?: number;
   /** Cancels the connection: every pending and later call fails with `IMAP4.abort`. */
   signal?: AbortSignal;
+  /**
+   * The most items kept in `untagged_responses` at once (default 1,000,000): a server flooding
+   * data that nobody claims aborts the connection instead of growing memory.
+   */
+  maxUntaggedResponses?: number;
+  /**
+   * The most bytes (line characters and literal bytes) kept in `untagged_responses` at once
+   * (default 1 GiB); use `fetchStream()` for larger FETCH results.
+   */
+  maxUntaggedBytes?: number;
+  /**
+   * Refuse to authenticate in clear text: a PREAUTH greeting on a connection that is not TLS
+   * aborts at the greeting, and `login()`/`authenticate()` throw before `starttls()`.
+   */
+  requireTls?: boolean;
   /** The transports to use; by default those of the running runtime (Deno or Node). */
   transports?: TransportFactory;
 }
@@ -93,9 +109,98 @@ interface Pending {
   manual: boolean;
   logout: boolean;
   done: boolean;
+  /** The untagged type whose data this command returns, if any. */
+  resultType: string | null;
+  /** For FETCH and STORE: the messages asked for, so that their data can be told apart. */
+  claim: Claim | null;
+}
+
+/** The messages a pipelined FETCH or STORE asked for, and the data that came for them. */
+interface Claim {
+  ranges: SequenceRange[];
+  byUid: boolean;
+  items: Datum[];
+}
+
+/** The untagged type each pipelinable command returns (see `_untagged_response` calls). */
+const RESULT_TYPES: Readonly<Record<string, string>> = {
+  FETCH: "FETCH",
+  STORE: "FETCH",
+  "UID FETCH": "FETCH",
+  "UID STORE": "FETCH",
+  SEARCH: "SEARCH",
+  "UID SEARCH": "SEARCH",
+  SORT: "SORT",
+  "UID SORT": "SORT",
+  THREAD: "THREAD",
+  "UID THREAD": "THREAD",
+  STATUS: "STATUS",
+  LIST: "LIST",
+  LSUB: "LSUB",
+  CAPABILITY: "CAPABILITY",
+  NAMESPACE: "NAMESPACE",
+  GETACL: "ACL",
+  MYRIGHTS: "MYRIGHTS",
+  GETQUOTA: "QUOTA",
+  GETQUOTAROOT: "QUOTA",
+  SETQUOTA: "QUOTA",
+  GETANNOTATION: "ANNOTATION",
+  SETANNOTATION: "ANNOTATION",
+};
+
+function claimOf(name: string, args: readonly Arg[]): Claim | null {
+  const byUid = name === "UID";
+  const set = byUid ? args[1] : args[0];
+  if (typeof set !== "string") return null;
+  try {
+    return { ranges: parseSequenceSet(set), byUid, items: [] };
+  } catch {
+    return null; // e.g. "$" (SEARCHRES): its data cannot be told apart, so it is not pipelined.
+  }
+}
+
+/**
+ * A range as [low, high]. "*" is the highest number in use, unknown here: a range with it holds
+ * everything past its other end, and a lone "*" everything.
+ */
+function bounds(r: SequenceRange): [number, number] {
+  const a = r.start === "*" ? Infinity : r.start;
+  const b = r.end === undefined ? a : r.end === "*" ? Infinity : r.end;
+  if (a === Infinity && b === Infinity) return [0, Infinity];
+  return [Math.min(a, b), Math.max(a, b)];
+}
+
+function claimHas(claim: Claim, n: number): boolean {
+  for (const r of claim.ranges) {
+    const [lo, hi] = bounds(r);
+    if (n >= lo && n <= hi) return true;
+  }
+  return false;
+}
+
+function claimsOverlap(a: Claim, b: Claim): boolean {
+  if (a.byUid !== b.byUid) return true;
+  for (const ra of a.ranges) {
+    const [alo, ahi] = bounds(ra);
+    for (const rb of b.ranges) {
+      const [blo, bhi] = bounds(rb);
+      if (alo <= bhi && blo <= ahi) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether `job` must wait for `p`: both return the same untagged type and their data cannot be
+ * told apart (no message sets, or sets that overlap).
+ */
+function conflicts(job: { resultType: string | null; claim: Claim | null }, p: Pending): boolean {
+  if (job.resultType === null || p.resultType !== job.resultType) return false;
+  return job.claim === null || p.claim === null || claimsOverlap(job.claim, p.claim);
 }
 
 interface FetchSink {
+  tag: string;
   items: { data: Datum[]; size: number }[];
   head: number;
   bytes: number;
@@ -117,6 +222,8 @@ export interface FetchStreamOptions {
 
 interface Job {
   exclusive: boolean;
+  resultType: string | null;
+  claim: Claim | null;
   run: () => Promise<void>;
   reject: (e: unknown) => void;
   /** A pipelined command of one chunk: written together with its neighbours in one write. */
@@ -141,6 +248,8 @@ const AllowedVersions = ["IMAP4REV1", "IMAP4", "IMAP4REV2"];
 const textEncoder = new TextEncoder();
 const MAP_CRLF = /\r\n|\r|\n/g;
 const RECENT_LOG = 10;
+const MAX_UNTAGGED = 1_000_000;
+const MAX_UNTAGGED_BYTES = 1024 * 1024 * 1024;
 
 function normaliseMessage(message: string | Uint8Array): Uint8Array {
   if (typeof message === "string") return textEncoder.encode(message.replace(MAP_CRLF, "\r\n"));
@@ -200,6 +309,11 @@ function mbox(value: string): Arg {
 
 function wrapParens(s: string): string {
   return s.length >= 2 && s[0] === "(" && s[s.length - 1] === ")" ? s : `(${s})`;
+}
+
+/** How much memory a datum holds, roughly: a line's characters plus a literal's bytes. */
+function datumSize(d: Datum): number {
+  return d === null ? 0 : typeof d === "string" ? d.length : d[0].length + d[1].length;
 }
 
 function lastText(data: Datum[]): string {
@@ -265,14 +379,21 @@ export class IMAP4 {
   #pumping = false;
   #contWaiter: ContinuationWaiter | null = null;
   #drained: (() => void)[] = [];
+  #completions: (() => void)[] = [];
   #dead: IMAP4Abort | null = null;
   #tls = false;
   #recent: string[] = [];
+  /** Secrets in flight (a LOGIN password, AUTHENTICATE answers), masked wherever text goes. */
+  #secrets: string[] = [];
+  /** Upper bounds of what `untagged_responses` holds (exact after a recount). */
+  #untaggedCount = 0;
+  #untaggedBytes = 0;
   #idleSink: ((typ: string, datum: Datum[]) => void) | null = null;
   #fetchSink: FetchSink | null = null;
   #openGate: (() => void) | null = null;
   #extraCommands: Record<string, readonly State[]> = {};
   #onAbort: (() => void) | null = null;
+  #activeIdler: Idler | null = null;
 
   /**
    * Creates a client that is not connected yet; call {@link IMAP4.open} (or use
@@ -396,7 +517,6 @@ export class IMAP4 {
     const r = await this.#reader!.readResponse();
     const line = r!.lines[0];
     this.welcome = line;
-    this.#logServer(r!);
     if (line.startsWith("* BYE")) {
       throw new IMAP4Abort(`Server refused the connection: ${JSON.stringify(line)}`);
     }
@@ -404,6 +524,9 @@ export class IMAP4 {
       throw new IMAP4Abort(`Cannot parse greeting: ${JSON.stringify(line.slice(0, 200))}`);
     }
     this.#dispatch(r!);
+    if ("PREAUTH" in this.untagged_responses && this.#options.requireTls && !this.#tls) {
+      throw new IMAP4Abort("Server sent PREAUTH without TLS, and requireTls is set: refusing");
+    }
     if ("PREAUTH" in this.untagged_responses) this.state = "AUTH";
     else if ("OK" in this.untagged_responses) this.state = "NONAUTH";
     else throw new IMAP4Abort(`Cannot parse greeting: ${JSON.stringify(line.slice(0, 200))}`);
@@ -511,6 +634,7 @@ export class IMAP4 {
       throw new TypeError(`Mechanism is not a SASL name: ${JSON.stringify(mechanism)}`);
     }
     this.#checkState("AUTHENTICATE");
+    this.#checkTls("AUTHENTICATE");
     const [typ, dat] = await this.#exclusive(async () => {
       const { pending, done } = this.#register("AUTHENTICATE", (t, d) => [t, d]);
       await this.#writeCommand(pending, encodeCommand(pending.tag, "AUTHENTICATE", [mech]));
@@ -528,11 +652,13 @@ export class IMAP4 {
         const line = answer === null
           ? "*"
           : base64Encode(typeof answer === "string" ? textEncoder.encode(answer) : answer);
+        if (line !== "*") this.#secrets.push(line);
         await this.#writeRaw(textEncoder.encode(line + "\r\n"), "***");
       }
-      const [typ, dat] = await done;
+      const [typ, dat] = await done.finally(() => (this.#secrets = []));
       if (typ !== "OK") {
-        throw new IMAP4Error(lastText(dat), { command: "AUTHENTICATE", status: typ });
+        const text = this.#mask(lastText(dat));
+        throw new IMAP4Error(text, { command: "AUTHENTICATE", status: typ });
       }
       this.state = "AUTH";
       await this.#capabilitiesAfterLogin();
@@ -627,8 +753,14 @@ export class IMAP4 {
     if (!this.capabilities.includes("ENABLE")) {
       throw new IMAP4Error("Server does not support ENABLE");
     }
-    const [typ, data] = await this.#simple("ENABLE", [capability]);
-    if (typ === "OK" && capability.toUpperCase().includes("UTF8=ACCEPT")) this.utf8_enabled = true;
+    const [typ, data] = await this.#simple("ENABLE", [capability], (t, d) => {
+      // Only what the ENABLED response lists was switched on (RFC 5161 §3.2).
+      const enabled = (this.untagged_responses["ENABLED"] ?? []).map((e) =>
+        typeof e === "string" ? e.toUpperCase().split(" ") : []
+      ).flat();
+      if (t === "OK" && enabled.includes("UTF8=ACCEPT")) this.utf8_enabled = true;
+      return [t, d];
+    });
     return [typ, data];
   }
 
@@ -743,14 +875,24 @@ export class IMAP4 {
         command: "LOGIN",
       });
     }
+    this.#checkTls("LOGIN");
     const secret: Arg = { type: "secret", value: password };
     encodeCommand("X", "LOGIN", [user, secret], this.#encodeOptions());
     return await this.#exclusive(async () => {
-      const [typ, dat] = await this.#execute("LOGIN", [user, secret]);
-      if (typ !== "OK") throw new IMAP4Error(lastText(dat), { command: "LOGIN", status: typ });
-      this.state = "AUTH";
-      await this.#capabilitiesAfterLogin();
-      return [typ, dat];
+      this.#secrets.push(password);
+      try {
+        const [typ, dat] = await this.#execute("LOGIN", [user, secret]);
+        if (typ !== "OK") throw new IMAP4Error(lastText(dat), { command: "LOGIN", status: typ });
+        this.state = "AUTH";
+        await this.#capabilitiesAfterLogin();
+        return [typ, dat];
+      } catch (e) {
+        // A server may echo the password back; it must not reach an error message either.
+        if (e instanceof Error) e.message = this.#mask(e.message);
+        throw e;
+      } finally {
+        this.#secrets = [];
+      }
     });
   }
 
@@ -785,6 +927,8 @@ export class IMAP4 {
    * @returns `["BYE", [text]]` (or the tagged answer when the server sent no BYE)
    */
   async logout(): Promise<CommandResult> {
+    // An IDLE still running holds the connection: end it first, or LOGOUT would wait forever.
+    if (this.#activeIdler) await this.#activeIdler.done().catch(() => {});
     this.state = "LOGOUT";
     try {
       return await this.#simple("LOGOUT", []);
@@ -1217,6 +1361,7 @@ export class IMAP4 {
       : [message_set, message_parts];
     encodeCommand("X", name, args, this.#encodeOptions());
     const sink: FetchSink = {
+      tag: "",
       items: [],
       head: 0,
       bytes: 0,
@@ -1228,11 +1373,19 @@ export class IMAP4 {
     let pending!: Pending;
     // Exclusive start: no FETCH pipelined before it can have its data taken by the stream.
     await this.#enqueue(true, async () => {
-      const reg = this.#register(name, (t, d) => {
-        if (this.#fetchSink === sink) this.#fetchSink = null;
-        return [t, d];
-      });
+      const reg = this.#register(
+        name,
+        (t, d) => {
+          if (this.#fetchSink === sink) this.#fetchSink = null;
+          return [t, d];
+        },
+        false,
+        undefined,
+        "FETCH",
+        claimOf(name, args),
+      );
       pending = reg.pending;
+      sink.tag = pending.tag;
       done = reg.done;
       done.then(() => sink.wake?.(), () => sink.wake?.());
       this.#fetchSink = sink;
@@ -1314,8 +1467,10 @@ export class IMAP4 {
         return;
       }
       const idler = new Idler(this, pending, done, duration);
+      this.#activeIdler = idler;
       ready(idler);
       await idler.finished;
+      if (this.#activeIdler === idler) this.#activeIdler = null;
     }).catch(failed);
     return await started;
   }
@@ -1469,6 +1624,28 @@ export class IMAP4 {
   }
 
   #appendUntagged(typ: string, dat: Datum): void {
+    const size = datumSize(dat);
+    const maxCount = this.#options.maxUntaggedResponses ?? MAX_UNTAGGED;
+    const maxBytes = this.#options.maxUntaggedBytes ?? MAX_UNTAGGED_BYTES;
+    if (this.#untaggedCount >= maxCount || this.#untaggedBytes + size > maxBytes) {
+      // The counters only grow (claimed data is not subtracted): recount, then judge.
+      this.#untaggedCount = this.#untaggedBytes = 0;
+      for (const items of Object.values(this.untagged_responses)) {
+        for (const d of items) {
+          this.#untaggedCount++;
+          this.#untaggedBytes += datumSize(d);
+        }
+      }
+      if (this.#untaggedCount >= maxCount || this.#untaggedBytes + size > maxBytes) {
+        throw this.#fail(
+          new IMAP4Abort(
+            `Unclaimed untagged responses exceed ${maxCount} items or ${maxBytes} bytes`,
+          ),
+        );
+      }
+    }
+    this.#untaggedCount++;
+    this.#untaggedBytes += size;
     const ur = this.untagged_responses;
     const list = ur[typ];
     if (list) list.push(dat);
@@ -1498,10 +1675,14 @@ export class IMAP4 {
       return Promise.reject(e);
     }
     if (PIPELINABLE.has(pipelineName)) {
+      const resultType = RESULT_TYPES[pipelineName] ?? null;
+      const claim = resultType === "FETCH" ? claimOf(name, args) : null;
       if (cmd.chunks.length === 1) {
         return new Promise<CommandResult>((resolve, reject) => {
           this.#queue.push({
             exclusive: false,
+            resultType,
+            claim,
             run: () => Promise.resolve(),
             reject,
             batch: { tag, name, cmd, finish, resolve },
@@ -1511,11 +1692,26 @@ export class IMAP4 {
         });
       }
       let result!: Promise<CommandResult>;
-      const sent = this.#enqueue(false, async () => {
-        const { pending, done } = this.#register(name, finish, false, tag);
-        result = done;
-        done.catch(() => {});
-        await this.#writeCommand(pending, cmd);
+      const sent = new Promise<void>((resolve, reject) => {
+        this.#queue.push({
+          exclusive: false,
+          resultType,
+          claim,
+          run: async () => {
+            try {
+              const { pending, done } = this.#register(name, finish, false, tag, resultType, claim);
+              result = done;
+              done.catch(() => {});
+              await this.#writeCommand(pending, cmd);
+              resolve();
+            } catch (e) {
+              reject(e);
+            }
+          },
+          reject,
+        });
+        if (!this.#scheduling) void this.#schedule();
+        this.#resumePump();
       });
       return sent.then(() => result);
     }
@@ -1525,6 +1721,13 @@ export class IMAP4 {
       await this.#writeCommand(pending, cmd);
       return await done;
     });
+  }
+
+  /** Whether a pipelined job must wait for a pending command returning the same kind of data. */
+  #mustWait(job: Job): boolean {
+    if (job.resultType === null) return false;
+    for (const p of this.#pending.values()) if (conflicts(job, p)) return true;
+    return false;
   }
 
   #newTag(): string {
@@ -1541,10 +1744,17 @@ export class IMAP4 {
       jobs.push(next);
     }
     const parts: Uint8Array[] = [];
-    for (const job of jobs) {
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i];
       const b = job.batch!;
+      if (i > 0 && this.#mustWait(job)) {
+        // It waits for an earlier command of the same kind: it and those after it go back.
+        this.#queue.unshift(...jobs.slice(i));
+        size = parts.reduce((n, p) => n + p.length, 0);
+        break;
+      }
       try {
-        const { done } = this.#register(b.name, b.finish, false, b.tag);
+        const { done } = this.#register(b.name, b.finish, false, b.tag, job.resultType, job.claim);
         done.catch(() => {});
         b.resolve(done);
         this.#log(`C: ${b.cmd.log}`);
@@ -1609,6 +1819,8 @@ export class IMAP4 {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({
         exclusive,
+        resultType: null,
+        claim: null,
         run: () => run().then(resolve, reject),
         reject,
       });
@@ -1629,6 +1841,9 @@ export class IMAP4 {
         if (job.exclusive && this.#pending.size > 0) {
           await new Promise<void>((r) => this.#drained.push(r));
         }
+        while (!this.#dead && this.#mustWait(job)) {
+          await new Promise<void>((r) => this.#completions.push(r));
+        }
         if (this.#dead) {
           job.reject(this.#closedError());
           continue;
@@ -1646,11 +1861,16 @@ export class IMAP4 {
     finish?: (typ: string, data: Datum[]) => CommandResult,
     manual = false,
     tag: string = this.#newTag(),
+    resultType: string | null = null,
+    claim: Claim | null = null,
   ): { pending: Pending; done: Promise<CommandResult> } {
     this.#throwIfDead();
     // imaplib's _command: stale status data goes, and a mailbox gone read-only stops us.
     for (const typ of ["OK", "NO", "BAD"]) delete this.untagged_responses[typ];
-    if ("READ-ONLY" in this.untagged_responses && !this.is_readonly && name !== "LOGOUT") {
+    // Only a selected mailbox can turn read-only: READ-ONLY planted before login or STARTTLS
+    // must not block commands (STARTTLS discards it).
+    const readOnly = this.state === "SELECTED" && "READ-ONLY" in this.untagged_responses;
+    if (readOnly && !this.is_readonly && name !== "LOGOUT") {
       throw new IMAP4ReadOnly("Mailbox status changed to READ-ONLY", { command: name });
     }
     let resolve!: (r: CommandResult) => void;
@@ -1668,6 +1888,8 @@ export class IMAP4 {
       manual,
       logout: name === "LOGOUT",
       done: false,
+      resultType,
+      claim,
     };
     this.#pending.set(tag, pending);
     if (!manual) this.#autoPending++;
@@ -1844,6 +2066,7 @@ export class IMAP4 {
       this.#idleSink(typ, items);
       return;
     }
+    if (typ === "FETCH" && this.#routeFetch(number, r, items)) return;
     const sink = this.#fetchSink;
     if (sink !== null && typ === "FETCH") {
       if (!sink.discard) {
@@ -1879,6 +2102,37 @@ export class IMAP4 {
     }
   }
 
+  /** Gives a FETCH response to the pending FETCH or STORE that asked for its message. */
+  #routeFetch(number: string, r: Response, items: Datum[]): boolean {
+    let claimers = 0;
+    for (const p of this.#pending.values()) if (p.claim !== null) claimers++;
+    if (claimers < 2) return false;
+    let seq = NaN;
+    let uid = NaN;
+    for (const p of this.#pending.values()) {
+      const c = p.claim;
+      if (c === null) continue;
+      let n: number;
+      if (c.byUid) {
+        if (Number.isNaN(uid)) {
+          const m = /[( ]UID (\d+)/i.exec(r.lines.join(" "));
+          uid = m ? Number(m[1]) : -1;
+        }
+        n = uid;
+      } else {
+        if (Number.isNaN(seq)) seq = Number(number);
+        n = seq;
+      }
+      if (n >= 0 && claimHas(c, n)) {
+        // A stream's own data goes to its consumer.
+        if (this.#fetchSink !== null && this.#fetchSink.tag === p.tag) return false;
+        c.items.push(...items);
+        return true;
+      }
+    }
+    return false;
+  }
+
   #responseCode(typ: string, dat: string): void {
     if ((typ !== "OK" && typ !== "NO" && typ !== "BAD") || dat[0] !== "[") return;
     const close = dat.lastIndexOf("]");
@@ -1900,10 +2154,20 @@ export class IMAP4 {
       this.#contWaiter = null;
       w.resolve(null);
     }
+    if (pending.claim !== null && pending.claim.items.length > 0) {
+      // Data told apart by message number joins what arrived unclaimed, as imaplib would see it.
+      const ur = this.untagged_responses;
+      ur["FETCH"] = (ur["FETCH"] ?? []).concat(pending.claim.items);
+    }
+    const completions = this.#completions;
+    if (completions.length > 0) {
+      this.#completions = [];
+      for (const c of completions) c();
+    }
     try {
       if (!raw && typ === "BAD") {
         throw new IMAP4Error(
-          `${pending.name} command error: BAD ${JSON.stringify(lastText(data))}`,
+          this.#mask(`${pending.name} command error: BAD ${JSON.stringify(lastText(data))}`),
           { command: pending.name, status: "BAD" },
         );
       }
@@ -1927,6 +2191,7 @@ export class IMAP4 {
     const err = e instanceof IMAP4Abort
       ? e
       : new IMAP4Abort(e instanceof Error ? e.message : String(e), { cause: e });
+    err.message = this.#mask(err.message);
     this.#dead = err;
     this.state = "LOGOUT";
     if (this.#onAbort && this.#options.signal) {
@@ -1946,6 +2211,9 @@ export class IMAP4 {
     this.#drained = [];
     for (const d of waiters) d();
     this.#resumePump();
+    const completions = this.#completions;
+    this.#completions = [];
+    for (const c of completions) c();
     const sink = this.#fetchSink;
     if (sink?.wake) sink.wake();
     if (closeTransport) void this.#transport?.close();
@@ -1953,6 +2221,7 @@ export class IMAP4 {
   }
 
   #log(line: string): void {
+    line = this.#mask(line);
     this.#ring(line);
     if (this.#options.logger) this.#options.logger(line);
     else if (this.debug >= 4) console.error(`  ${line}`);
@@ -1961,7 +2230,7 @@ export class IMAP4 {
   #logServer(r: Response): void {
     if (!this.#options.logger && this.debug < 4) {
       // Only the ring buffer wants it: the first line, cut short, costs next to nothing.
-      this.#ring(`S: ${r.lines[0].slice(0, 200)}`);
+      this.#ring(`S: ${this.#mask(r.lines[0]).slice(0, 200)}`);
       return;
     }
     let text = r.lines[0];
@@ -1973,7 +2242,25 @@ export class IMAP4 {
 
   #ring(line: string): void {
     if (this.#recent.length >= RECENT_LOG) this.#recent.shift();
-    this.#recent.push(line);
+    this.#recent.push(this.#mask(line));
+  }
+
+  /** Replaces the secrets in flight (as sent, and as quoted) by `***`. */
+  #mask(text: string): string {
+    for (const s of this.#secrets) {
+      if (s === "") continue;
+      text = text.replaceAll(s.replace(/[\\"]/g, "\\$&"), "***").replaceAll(s, "***");
+    }
+    return text;
+  }
+
+  /** With `requireTls`, refuses to authenticate before TLS. */
+  #checkTls(name: string): void {
+    if (this.#options.requireTls && !this.#tls) {
+      throw new IMAP4Error(`Command ${name} refused: requireTls is set and TLS is not active`, {
+        command: name,
+      });
+    }
   }
 
   /** @ignore The transport, for subclasses. */
