@@ -151,9 +151,9 @@ const RESULT_TYPES: Readonly<Record<string, string>> = {
 function claimOf(name: string, args: readonly Arg[]): Claim | null {
   const byUid = name === "UID";
   const set = byUid ? args[1] : args[0];
-  if (typeof set !== "string") return null;
+  if (typeof set !== "string" && typeof set !== "number") return null;
   try {
-    return { ranges: parseSequenceSet(set), byUid, items: [] };
+    return { ranges: parseSequenceSet(String(set)), byUid, items: [] };
   } catch {
     return null; // e.g. "$" (SEARCHRES): its data cannot be told apart, so it is not pipelined.
   }
@@ -1687,7 +1687,7 @@ export class IMAP4 {
             reject,
             batch: { tag, name, cmd, finish, resolve },
           });
-          if (!this.#scheduling) void this.#schedule();
+          this.#kick();
           this.#resumePump();
         });
       }
@@ -1710,7 +1710,7 @@ export class IMAP4 {
           },
           reject,
         });
-        if (!this.#scheduling) void this.#schedule();
+        this.#kick();
         this.#resumePump();
       });
       return sent.then(() => result);
@@ -1824,13 +1824,22 @@ export class IMAP4 {
         run: () => run().then(resolve, reject),
         reject,
       });
-      if (!this.#scheduling) void this.#schedule();
+      this.#kick();
       this.#resumePump();
     });
   }
 
-  async #schedule(): Promise<void> {
+  /**
+   * Starts the scheduler after the current synchronous code, so that commands issued together
+   * (`Promise.all`) are queued before the first is written, and go out in one write.
+   */
+  #kick(): void {
+    if (this.#scheduling) return;
     this.#scheduling = true;
+    queueMicrotask(() => void this.#schedule());
+  }
+
+  async #schedule(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
         const job = this.#queue.shift()!;
@@ -2429,6 +2438,7 @@ export class IMAP4_SSL extends IMAP4 {
     this._setTls();
     await this._start(() =>
       transports.connectTls({
+        address: host,
         hostname: o.hostname ?? host,
         port,
         caCerts: o.caCerts,

@@ -50,8 +50,21 @@ export interface TlsOptions {
 
 /** Where to connect over TCP. */
 export interface TcpOptions {
+  /** The host name or address to connect to. */
   hostname: string;
+  /** The port. */
   port: number;
+}
+
+/**
+ * Where to connect over implicit TLS: `hostname` is the name the certificate is checked against,
+ * `address` (when given) the host actually connected to.
+ */
+export interface TlsConnectOptions extends TlsOptions {
+  /** The port. */
+  port: number;
+  /** The host name or address to connect to; default: `hostname`. */
+  address?: string;
 }
 
 /** A child process whose stdin/stdout carry IMAP (e.g. `ssh host /usr/lib/dovecot/imap`). */
@@ -76,7 +89,7 @@ export interface TransportFactory {
   /** Opens a TCP connection. */
   connect(options: TcpOptions): Promise<Transport>;
   /** Opens an implicit-TLS connection (certificates verified unless `verify: false`). */
-  connectTls(options: TcpOptions & TlsOptions): Promise<Transport>;
+  connectTls(options: TlsConnectOptions): Promise<Transport>;
   /** Starts a child process and talks IMAP over its stdin/stdout. */
   spawn(options: StreamOptions): Promise<Transport>;
 }

@@ -1,0 +1,289 @@
+/**
+ * The Deno transports: TCP and TLS through `Deno.connect`/`Deno.startTls`, and child processes
+ * through `Deno.Command`.
+ *
+ * @module
+ */
+
+import type {
+  StreamOptions,
+  TcpOptions,
+  TlsConnectOptions,
+  TlsOptions,
+  Transport,
+  TransportFactory,
+} from "./transport.ts";
+
+/** How long `close()` lets a child exit after its stdin is closed, and again after SIGTERM. */
+const CHILD_GRACE_MS = 1_000;
+
+/** How long `close()` waits for a dead child's stderr to reach end of file. */
+const STDERR_GRACE_MS = 500;
+
+/** Rejects `verify: false`, which Deno can only honour for the whole process. */
+function checkVerify(options: TlsOptions): void {
+  if (options.verify === false) {
+    throw new TypeError(
+      'TLS option "verify: false" is not supported on Deno: certificate checks can only be ' +
+        "disabled for the whole process with --unsafely-ignore-certificate-errors",
+    );
+  }
+}
+
+/** Resolves after `ms` or when `promise` settles, whichever is first; clears its timer. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** TLS over an already connected TCP socket; the handshake runs now so certificate errors surface here. */
+async function upgrade(conn: Deno.TcpConn, options: TlsOptions): Promise<Deno.TlsConn> {
+  // Deno defaults `hostname` to "127.0.0.1" (DESIGN §8): always pass the name being verified.
+  const tlsConn = await Deno.startTls(conn, {
+    hostname: options.hostname,
+    caCerts: options.caCerts,
+  });
+  try {
+    await tlsConn.handshake();
+  } catch (error) {
+    try {
+      tlsConn.close();
+    } catch {
+      // Already closed by the failed handshake.
+    }
+    throw error;
+  }
+  return tlsConn;
+}
+
+/** A TCP or TLS connection; reads go straight into the caller's buffer. */
+class ConnTransport implements Transport {
+  readonly kind: "tcp" | "tls";
+  #conn: Deno.TcpConn | Deno.TlsConn;
+  #closed = false;
+  #reading = false;
+
+  constructor(kind: "tcp" | "tls", conn: Deno.TcpConn | Deno.TlsConn) {
+    this.kind = kind;
+    this.#conn = conn;
+  }
+
+  async read(buf: Uint8Array): Promise<number | null> {
+    if (this.#closed) return null;
+    this.#reading = true;
+    try {
+      return await this.#conn.read(buf);
+    } catch (error) {
+      // Closing the connection under a pending read makes Deno reject it; that is end of stream.
+      if (this.#closed) return null;
+      throw error;
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < data.length) {
+      if (this.#closed) throw new Error("Cannot write: the transport is closed");
+      try {
+        offset += await this.#conn.write(data.subarray(offset));
+      } catch (error) {
+        if (this.#closed) throw new Error("Cannot write: the transport is closed");
+        throw error;
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#conn.close();
+      } catch {
+        // Already closed by the peer or the runtime; close() never throws.
+      }
+    }
+    return Promise.resolve();
+  }
+
+  /** Hands the connection over for an upgrade; this transport is finished afterwards. */
+  protected detach(): Deno.TcpConn | Deno.TlsConn {
+    if (this.#closed) throw new Error("Cannot start TLS: the transport is closed");
+    if (this.#reading) throw new Error("Cannot start TLS while a read is pending");
+    this.#closed = true;
+    return this.#conn;
+  }
+}
+
+/** A plain TCP connection, which STARTTLS can upgrade. */
+class TcpTransport extends ConnTransport {
+  constructor(conn: Deno.TcpConn) {
+    super("tcp", conn);
+  }
+
+  async startTls(options: TlsOptions): Promise<Transport> {
+    checkVerify(options);
+    // Deno.startTls takes the TCP resource over, so this transport is finished either way.
+    const conn = this.detach() as Deno.TcpConn;
+    return new ConnTransport("tls", await upgrade(conn, options));
+  }
+}
+
+/** A child process: reads its stdout, writes its stdin, drains its stderr. */
+class ChildTransport implements Transport {
+  readonly kind = "stream" as const;
+  #child: Deno.ChildProcess;
+  #stdout: ReadableStreamDefaultReader<Uint8Array>;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #stderr: ReadableStreamDefaultReader<Uint8Array>;
+  #stderrDone: Promise<void>;
+  /** What is left of the last stdout chunk that did not fit the caller's buffer. */
+  #pending: Uint8Array | null = null;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+
+  constructor(child: Deno.ChildProcess, onStderr?: (chunk: Uint8Array) => void) {
+    this.#child = child;
+    this.#stdout = child.stdout.getReader();
+    this.#stdin = child.stdin.getWriter();
+    this.#stderr = child.stderr.getReader();
+    this.#stderrDone = this.#drainStderr(onStderr);
+  }
+
+  async #drainStderr(onStderr?: (chunk: Uint8Array) => void): Promise<void> {
+    try {
+      while (true) {
+        const { done, value } = await this.#stderr.read();
+        if (done) return;
+        try {
+          onStderr?.(value);
+        } catch {
+          // A failing callback must not stop the draining, or the child could block.
+        }
+      }
+    } catch {
+      // The stream was cancelled by close(), or the pipe broke: nothing more to drain.
+    }
+  }
+
+  async read(buf: Uint8Array): Promise<number | null> {
+    if (this.#closed) return null;
+    let chunk = this.#pending;
+    this.#pending = null;
+    if (chunk === null) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await this.#stdout.read();
+      } catch (error) {
+        if (this.#closed) return null;
+        throw error;
+      }
+      if (result.done || this.#closed) return null;
+      chunk = result.value;
+    }
+    // The stream hands out its own chunks; the one copy into the caller's buffer is unavoidable.
+    if (chunk.length > buf.length) {
+      buf.set(chunk.subarray(0, buf.length));
+      this.#pending = chunk.subarray(buf.length);
+      return buf.length;
+    }
+    buf.set(chunk);
+    return chunk.length;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    if (this.#closed) throw new Error("Cannot write: the transport is closed");
+    try {
+      await this.#stdin.write(data);
+    } catch (error) {
+      if (this.#closed) throw new Error("Cannot write: the transport is closed");
+      throw error;
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    this.#pending = null;
+    // Cancelling stdout settles a pending read with end of stream.
+    this.#stdout.cancel().catch(() => {});
+    // The child may be gone already, making the pipe broken: that is fine.
+    this.#stdin.close().catch(() => {});
+    const status = this.#child.status;
+    if (!(await settlesWithin(status, CHILD_GRACE_MS))) {
+      this.#kill("SIGTERM");
+      if (!(await settlesWithin(status, CHILD_GRACE_MS))) this.#kill("SIGKILL");
+    }
+    await status.catch(() => {});
+    // A grandchild may still hold stderr open; do not wait for it forever.
+    if (!(await settlesWithin(this.#stderrDone, STDERR_GRACE_MS))) {
+      await this.#stderr.cancel().catch(() => {});
+      await this.#stderrDone;
+    }
+  }
+
+  #kill(signal: Deno.Signal): void {
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // It exited between the check and the kill.
+    }
+  }
+}
+
+/** The transports of the Deno runtime. */
+export const denoTransports: TransportFactory = {
+  runtime: "deno",
+
+  async connect(options: TcpOptions): Promise<Transport> {
+    const conn = await Deno.connect({ hostname: options.hostname, port: options.port });
+    conn.setNoDelay(true);
+    return new TcpTransport(conn);
+  },
+
+  async connectTls(options: TlsConnectOptions): Promise<Transport> {
+    checkVerify(options);
+    // TCP first, then TLS over it: Deno.TlsConn has no setNoDelay, and IMAP's small
+    // command/response exchanges stall under Nagle's algorithm.
+    const conn = await Deno.connect({
+      hostname: options.address ?? options.hostname,
+      port: options.port,
+    });
+    conn.setNoDelay(true);
+    return new ConnTransport("tls", await upgrade(conn, options));
+  },
+
+  spawn(options: StreamOptions): Promise<Transport> {
+    const [program, ...args] = typeof options.command === "string"
+      ? ["sh", "-c", options.command]
+      : options.command;
+    if (program === undefined) {
+      return Promise.reject(new TypeError("Stream command is empty: give a program to run"));
+    }
+    try {
+      const child = new Deno.Command(program, {
+        args,
+        env: options.env,
+        cwd: options.cwd,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      return Promise.resolve(new ChildTransport(child, options.onStderr));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  },
+};
