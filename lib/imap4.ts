@@ -477,6 +477,7 @@ export class IMAP4 {
   }
 
   #attach(transport: Transport): void {
+    this.#reader?.dispose();
     this.#transport = transport;
     this.#reader = new ResponseReader(transport, {
       timeout: this.#timeout,
@@ -655,11 +656,14 @@ export class IMAP4 {
         if (line !== "*") this.#secrets.push(line);
         await this.#writeRaw(textEncoder.encode(line + "\r\n"), "***");
       }
-      const [typ, dat] = await done.finally(() => (this.#secrets = []));
-      if (typ !== "OK") {
-        const text = this.#mask(lastText(dat));
-        throw new IMAP4Error(text, { command: "AUTHENTICATE", status: typ });
-      }
+      const [typ, dat] = await done.catch((e) => {
+        this.#secrets = [];
+        throw e;
+      });
+      // Masked before the secrets are forgotten: a server may echo an answer back.
+      const text = this.#mask(lastText(dat));
+      this.#secrets = [];
+      if (typ !== "OK") throw new IMAP4Error(text, { command: "AUTHENTICATE", status: typ });
       this.state = "AUTH";
       await this.#capabilitiesAfterLogin();
       return [typ, dat];
@@ -1069,6 +1073,8 @@ export class IMAP4 {
   async select(mailbox_name = "INBOX", readonly = false): Promise<CommandResult> {
     const name = readonly ? "EXAMINE" : "SELECT";
     this.#checkState(name);
+    // A bad name throws TypeError here, before a tag is taken and the queue waits for it.
+    encodeCommand("X", name, [mbox(mailbox_name)], this.#encodeOptions());
     return await this.#exclusive(async () => {
       this.untagged_responses = {};
       this.is_readonly = readonly;
@@ -2225,6 +2231,7 @@ export class IMAP4 {
     for (const c of completions) c();
     const sink = this.#fetchSink;
     if (sink?.wake) sink.wake();
+    this.#reader?.dispose();
     if (closeTransport) void this.#transport?.close();
     return err;
   }

@@ -121,6 +121,20 @@ export function quoteString(s: string): string {
 }
 
 const FORBIDDEN = /[\0\r\n]/;
+/** A lone surrogate: not Unicode, and TextEncoder would silently send U+FFFD instead. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkText(s: string, index: number, name: string): void {
+  if (FORBIDDEN.test(s)) {
+    throw new TypeError(
+      `${describe(index, name)} contains a CR, LF or NUL character; ` +
+        "pass a Uint8Array to send it as a literal",
+    );
+  }
+  if (LONE_SURROGATE.test(s)) {
+    throw new TypeError(`${describe(index, name)} contains a lone surrogate (not Unicode)`);
+  }
+}
 const LITERAL_MARKER_AT_END = /~?\{\d+\+?\}$/;
 
 function describe(index: number, name: string): string {
@@ -204,9 +218,7 @@ export function encodeCommand(
         break;
       }
       case "secret": {
-        if (FORBIDDEN.test(arg.value)) {
-          throw new TypeError(`${describe(i, name)} contains a CR, LF or NUL character`);
-        }
+        checkText(arg.value, i, name);
         if (/^[\x20-\x7e]*$/.test(arg.value) || options.utf8) {
           text += quoteString(arg.value);
           log += '"***"';
@@ -217,6 +229,8 @@ export function encodeCommand(
       }
       case "mailbox": {
         let value = arg.value;
+        // Checked before UTF-7, which would hide CR, LF and NUL inside its base64.
+        checkText(value, i, name);
         // deno-lint-ignore no-control-regex
         if (!options.utf8 && /[^\x00-\x7f]/.test(value)) value = encodeMailboxName(value);
         const out = encodeString(value, i, name, options);
@@ -245,12 +259,7 @@ function encodeString(
   name: string,
   options: EncodeOptions,
 ): string | null {
-  if (FORBIDDEN.test(s)) {
-    throw new TypeError(
-      `${describe(index, name)} contains a CR, LF or NUL character; ` +
-        "pass a Uint8Array to send it as a literal",
-    );
-  }
+  checkText(s, index, name);
   const first = s[0];
   const last = s[s.length - 1];
   if (s.length >= 2 && ((first === "(" && last === ")") || (first === '"' && last === '"'))) {

@@ -29,8 +29,8 @@ export interface ReaderLimits {
   /** How long one response line may take to arrive, in ms. Default 30,000. */
   timeout: number;
   /**
-   * The slowest a literal may flow, in bytes per second: a literal of n bytes must arrive within
-   * `timeout + n / minLiteralRate` seconds' worth of ms. Default 16 KiB/s.
+   * The slowest a literal may flow, in bytes per second: once n of its bytes have arrived, more
+   * must come within `timeout + n / minLiteralRate` of its start. Default 16 KiB/s.
    */
   minLiteralRate: number;
 }
@@ -67,6 +67,24 @@ const TIMED_OUT = Symbol("timed out");
 
 const decoder = new TextDecoder("utf-8");
 
+type DenoTimers = { refTimer?: (id: number) => void; unrefTimer?: (id: number) => void };
+const denoTimers = (globalThis as { Deno?: DenoTimers }).Deno;
+
+/**
+ * Holds the process open with the watchdog only while a read waits on it (Deno and Node each
+ * have a way); an idle watchdog neither keeps the process alive nor counts as a leak.
+ */
+function refTimer(id: ReturnType<typeof setTimeout>, on: boolean): void {
+  if (typeof id === "number") {
+    if (on) denoTimers?.refTimer?.(id);
+    else denoTimers?.unrefTimer?.(id);
+  } else {
+    const t = id as { ref?: () => void; unref?: () => void };
+    if (on) t.ref?.();
+    else t.unref?.();
+  }
+}
+
 /**
  * Reads complete IMAP responses from a byte source, enforcing {@link ReaderLimits}.
  * Gives the same responses whether bytes arrive whole, line by line or one at a time, in linear
@@ -81,6 +99,9 @@ export class ResponseReader {
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
   #inflight: Promise<number | null> | null = null;
   #eof = false;
+  #waiter: { deadline: number; expire: () => void } | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
 
   /**
    * Creates a reader.
@@ -141,13 +162,13 @@ export class ResponseReader {
         : literalSize(this.#buf, lineStart, lineEnd, this.#limits.maxLiteralSize);
       lines.push(text);
       first = false;
-      if (size < 0) return { lines, literals };
-      if (total + size > this.#limits.maxResponseSize) {
+      if (total + Math.max(size, 0) > this.#limits.maxResponseSize) {
         throw this.#abort(
           `Response exceeds the limit of ${this.#limits.maxResponseSize} bytes`,
           this.#buf.subarray(lineStart, lineEnd),
         );
       }
+      if (size < 0) return { lines, literals };
       total += size;
       const deadline = Date.now() + timeout + (size / this.#limits.minLiteralRate) * 1000;
       literals.push(await this.#readLiteral(size, deadline));
@@ -161,9 +182,11 @@ export class ResponseReader {
    * @returns the bytes
    * @throws IMAP4Abort on end of stream or timeout
    */
-  readExactly(n: number): Promise<Uint8Array> {
+  async readExactly(n: number): Promise<Uint8Array> {
     const deadline = Date.now() + this.#limits.timeout + (n / this.#limits.minLiteralRate) * 1000;
-    return this.#readLiteral(n, deadline);
+    // A read left in flight by a soft wait must land first: no byte may be skipped.
+    if (this.#inflight !== null) await this.#fill(deadline, false);
+    return await this.#readLiteral(n, deadline);
   }
 
   /**
@@ -204,6 +227,12 @@ export class ResponseReader {
 
   async #readLiteral(size: number, deadline: number): Promise<Uint8Array> {
     const have = this.#end - this.#start;
+    // The deadline rolls with the bytes received (timeout + received / minLiteralRate), never
+    // with the size announced: a silent or trickling peer is cut off after about `timeout`.
+    const t0 = Date.now();
+    const rate = this.#limits.minLiteralRate;
+    const until = (got: number) =>
+      Math.min(deadline, t0 + this.#limits.timeout + ((got - have) / rate) * 1000);
     if (have >= size) {
       const lit = this.#buf.slice(this.#start, this.#start + size);
       this.#start += size;
@@ -214,7 +243,7 @@ export class ResponseReader {
       lit.set(this.#buf.subarray(this.#start, this.#end));
       this.#start = this.#end = 0;
       let off = have;
-      while (off < size) off += await this.#readInto(lit.subarray(off), deadline);
+      while (off < size) off += await this.#readInto(lit.subarray(off), until(off));
       return lit;
     }
     // A large literal is gathered chunk by chunk: an announced size costs nothing until the
@@ -225,7 +254,9 @@ export class ResponseReader {
     while (got < size) {
       const chunk = new Uint8Array(Math.min(LITERAL_CHUNK, size - got));
       let off = 0;
-      while (off < chunk.length) off += await this.#readInto(chunk.subarray(off), deadline);
+      while (off < chunk.length) {
+        off += await this.#readInto(chunk.subarray(off), until(got + off));
+      }
       chunks.push(chunk);
       got += chunk.length;
     }
@@ -300,23 +331,70 @@ export class ResponseReader {
     return true;
   }
 
+  /**
+   * Waits for `p` until `deadline`. One lazily armed watchdog timer serves every wait, instead of
+   * a timer per read: a busy connection arms it about once per `timeout`.
+   */
   #race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-    const ms = deadline - Date.now();
-    if (ms === Infinity) return p;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const t = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, ms), TIMED_OUT);
+    if (deadline === Infinity) return p.catch((e) => this.#failed(e));
+    return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
+      const waiter = { deadline, expire: () => resolve(TIMED_OUT) };
+      this.#waiter = waiter;
+      this.#arm(deadline);
+      p.then(
+        (v) => {
+          this.#settle(waiter);
+          resolve(v);
+        },
+        (e) => {
+          this.#settle(waiter);
+          try {
+            this.#failed(e);
+          } catch (err) {
+            reject(err);
+          }
+        },
+      );
     });
-    return Promise.race([p, t]).then(
-      (v) => {
-        clearTimeout(timer);
-        return v;
-      },
-      (e) => {
-        clearTimeout(timer);
-        throw this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`);
-      },
-    );
+  }
+
+  #failed(e: unknown): never {
+    throw this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  #arm(deadline: number): void {
+    if (this.#timer !== undefined && this.#timerAt <= deadline) {
+      refTimer(this.#timer, true);
+      return;
+    }
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(() => this.#check(), Math.max(0, deadline - Date.now()));
+  }
+
+  #settle(waiter: { deadline: number; expire: () => void }): void {
+    if (this.#waiter !== waiter) return;
+    this.#waiter = null;
+    if (this.#timer !== undefined) refTimer(this.#timer, false);
+  }
+
+  #check(): void {
+    this.#timer = undefined;
+    const w = this.#waiter;
+    if (w === null) return;
+    if (Date.now() >= w.deadline) {
+      this.#waiter = null;
+      w.expire();
+    } else this.#arm(w.deadline);
+  }
+
+  /** Stops the watchdog timer; call when the connection is done with. */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const w = this.#waiter;
+    this.#waiter = null;
+    w?.expire();
   }
 
   #lineTooLong(): IMAP4Abort {

@@ -439,7 +439,7 @@ live("enable UTF8=ACCEPT: not advertised, Dovecot 2.3 enables nothing", async (s
   const [typ] = await M.enable("UTF8=ACCEPT");
   assert.equal(typ, "OK");
   assert.deepEqual(M.response("ENABLED"), ["ENABLED", [null]]);
-  // BUG: lib/imap4.ts enable() turns UTF-8 mode on from the tagged OK alone (as CPython does),
+  // Regression (found by this test, fixed): lib/imap4.ts enable() turns UTF-8 mode on from the tagged OK alone (as CPython does),
   // though RFC 5161 §3.2 says only the ENABLED response lists what was enabled. The next APPEND
   // is then sent as `UTF8 (~{n}` which Dovecot never answers: the connection times out.
   assert.equal(M.utf8_enabled, false);
@@ -567,7 +567,7 @@ live("pipelining: 50 concurrent uid FETCH calls each get their own message", asy
   // Flag every seventh message so the answers differ in content, not only in numbers.
   await M.store("7,14,21,28,35,42,49", "+FLAGS.SILENT", "\\Flagged");
   const first = log.length;
-  // BUG: lib/imap4.ts attributes untagged FETCH data to whichever command completes first.
+  // Regression (found by this test, fixed): lib/imap4.ts attributes untagged FETCH data to whichever command completes first.
   // Dovecot runs pipelined FETCHes in parallel and interleaves their output, e.g.
   //   S: * 2 FETCH (UID 2 ...)  S: * 3 FETCH (UID 3 ...)  S: A4 OK  S: A5 OK
   // so the UID FETCH of 2 returns the lines of 2 and 3, and that of 3 returns [null]. Each
