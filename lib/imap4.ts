@@ -15,6 +15,7 @@ import { Commands, PIPELINABLE, type State } from "./commands.ts";
 import { IMAP4Abort, IMAP4Error, IMAP4ReadOnly } from "./errors.ts";
 import { type Arg, encodeCommand, type EncodedCommand } from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
+import { TIMED_OUT } from "./wire/watchdog.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
 import { parseSequenceSet, type SequenceRange } from "../utils/sequence_set.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
@@ -1675,8 +1676,10 @@ export class IMAP4 {
     let tag: string;
     let cmd: EncodedCommand;
     try {
+      // The tag is only taken once the arguments are known to be sendable, so that a refused
+      // call leaves no gap in the tags (transcripts with fixed tags stay in step).
+      cmd = this.#encode(this.tagpre + String(this.tagnum), name, args);
       tag = this.#newTag();
-      cmd = this.#encode(tag, name, args);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1934,28 +1937,15 @@ export class IMAP4 {
   async #write(bytes: Uint8Array): Promise<void> {
     this.#throwIfDead();
     const t = this.#transport!;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let r: void | typeof TIMED_OUT;
     try {
-      await Promise.race([
-        t.write(bytes),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new IMAP4Abort("Timed out writing to the server")),
-            this.#timeout,
-          );
-        }),
-      ]);
+      r = await this.#reader!.watchdog.race(t.write(bytes), Date.now() + this.#timeout);
     } catch (e) {
       throw this.#fail(
-        e instanceof IMAP4Abort
-          ? e
-          : new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, {
-            cause: e,
-          }),
+        new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
       );
-    } finally {
-      clearTimeout(timer);
     }
+    if (r === TIMED_OUT) throw this.#fail(new IMAP4Abort("Timed out writing to the server"));
   }
 
   /** Waits for `+` (returns its text) or for the command's tagged answer (returns null). */

@@ -11,6 +11,7 @@
  */
 
 import { IMAP4Abort, quoteBytes } from "../errors.ts";
+import { TIMED_OUT, Watchdog } from "./watchdog.ts";
 
 /** Where the reader gets bytes from: a transport, or anything with the same `read`. */
 export interface ByteSource {
@@ -63,27 +64,8 @@ const INITIAL_BUFFER = 64 * 1024;
 /** Literals larger than this are gathered in chunks, so memory follows the bytes received. */
 const EXACT_LITERAL_MAX = 8 * 1024 * 1024;
 const LITERAL_CHUNK = 1024 * 1024;
-const TIMED_OUT = Symbol("timed out");
 
 const decoder = new TextDecoder("utf-8");
-
-type DenoTimers = { refTimer?: (id: number) => void; unrefTimer?: (id: number) => void };
-const denoTimers = (globalThis as { Deno?: DenoTimers }).Deno;
-
-/**
- * Holds the process open with the watchdog only while a read waits on it (Deno and Node each
- * have a way); an idle watchdog neither keeps the process alive nor counts as a leak.
- */
-function refTimer(id: ReturnType<typeof setTimeout>, on: boolean): void {
-  if (typeof id === "number") {
-    if (on) denoTimers?.refTimer?.(id);
-    else denoTimers?.unrefTimer?.(id);
-  } else {
-    const t = id as { ref?: () => void; unref?: () => void };
-    if (on) t.ref?.();
-    else t.unref?.();
-  }
-}
 
 /**
  * Reads complete IMAP responses from a byte source, enforcing {@link ReaderLimits}.
@@ -99,9 +81,8 @@ export class ResponseReader {
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
   #inflight: Promise<number | null> | null = null;
   #eof = false;
-  #waiter: { deadline: number; expire: () => void } | null = null;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = Infinity;
+  /** The connection's deadlines; shared with whoever writes to the same connection. */
+  readonly watchdog: Watchdog = new Watchdog();
 
   /**
    * Creates a reader.
@@ -331,70 +312,15 @@ export class ResponseReader {
     return true;
   }
 
-  /**
-   * Waits for `p` until `deadline`. One lazily armed watchdog timer serves every wait, instead of
-   * a timer per read: a busy connection arms it about once per `timeout`.
-   */
   #race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-    if (deadline === Infinity) return p.catch((e) => this.#failed(e));
-    return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
-      const waiter = { deadline, expire: () => resolve(TIMED_OUT) };
-      this.#waiter = waiter;
-      this.#arm(deadline);
-      p.then(
-        (v) => {
-          this.#settle(waiter);
-          resolve(v);
-        },
-        (e) => {
-          this.#settle(waiter);
-          try {
-            this.#failed(e);
-          } catch (err) {
-            reject(err);
-          }
-        },
-      );
+    return this.watchdog.race(p, deadline).catch((e) => {
+      throw this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`);
     });
   }
 
-  #failed(e: unknown): never {
-    throw this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`);
-  }
-
-  #arm(deadline: number): void {
-    if (this.#timer !== undefined && this.#timerAt <= deadline) {
-      refTimer(this.#timer, true);
-      return;
-    }
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = deadline;
-    this.#timer = setTimeout(() => this.#check(), Math.max(0, deadline - Date.now()));
-  }
-
-  #settle(waiter: { deadline: number; expire: () => void }): void {
-    if (this.#waiter !== waiter) return;
-    this.#waiter = null;
-    if (this.#timer !== undefined) refTimer(this.#timer, false);
-  }
-
-  #check(): void {
-    this.#timer = undefined;
-    const w = this.#waiter;
-    if (w === null) return;
-    if (Date.now() >= w.deadline) {
-      this.#waiter = null;
-      w.expire();
-    } else this.#arm(w.deadline);
-  }
-
-  /** Stops the watchdog timer; call when the connection is done with. */
+  /** Stops the watchdog; call when the connection is done with. */
   dispose(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const w = this.#waiter;
-    this.#waiter = null;
-    w?.expire();
+    this.watchdog.dispose();
   }
 
   #lineTooLong(): IMAP4Abort {

@@ -1,0 +1,102 @@
+/**
+ * Deadlines without a timer per wait: one lazily armed timer serves every wait of a connection.
+ * Creating a timer costs microseconds, a round trip's whole budget; a busy connection arms this
+ * one about once per timeout. The timer holds the process open only while something waits.
+ *
+ * @module
+ */
+
+/** What {@link Watchdog.race} resolves to when the deadline passed first. */
+export const TIMED_OUT: unique symbol = Symbol("timed out");
+
+type DenoTimers = { refTimer?: (id: number) => void; unrefTimer?: (id: number) => void };
+const denoTimers = (globalThis as { Deno?: DenoTimers }).Deno;
+
+/** Holds the process open with a timer, or lets it go (Deno and Node each have a way). */
+function refTimer(id: ReturnType<typeof setTimeout>, on: boolean): void {
+  if (typeof id === "number") {
+    if (on) denoTimers?.refTimer?.(id);
+    else denoTimers?.unrefTimer?.(id);
+  } else {
+    const t = id as { ref?: () => void; unref?: () => void };
+    if (on) t.ref?.();
+    else t.unref?.();
+  }
+}
+
+interface Waiter {
+  deadline: number;
+  expire: () => void;
+}
+
+/** Races promises against deadlines, with one timer for all of them. */
+export class Watchdog {
+  #waiters = new Set<Waiter>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+
+  /**
+   * Waits for `p` until `deadline` (a `Date.now()` time).
+   *
+   * @param p what to wait for; its rejection passes through
+   * @param deadline when to stop waiting; `Infinity` waits for ever
+   * @returns `p`'s value, or {@link TIMED_OUT}
+   */
+  race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
+    if (deadline === Infinity) return p;
+    return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
+      const waiter: Waiter = { deadline, expire: () => resolve(TIMED_OUT) };
+      this.#waiters.add(waiter);
+      this.#arm(deadline);
+      p.then(
+        (v) => {
+          this.#settle(waiter);
+          resolve(v);
+        },
+        (e) => {
+          this.#settle(waiter);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Stops the timer and ends every wait with {@link TIMED_OUT}. */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const w of waiters) w.expire();
+  }
+
+  #arm(deadline: number): void {
+    if (this.#timer !== undefined && this.#timerAt <= deadline) {
+      refTimer(this.#timer, true);
+      return;
+    }
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = deadline;
+    this.#timer = setTimeout(() => this.#check(), Math.max(0, deadline - Date.now()));
+  }
+
+  #settle(waiter: Waiter): void {
+    if (!this.#waiters.delete(waiter)) return;
+    if (this.#waiters.size === 0 && this.#timer !== undefined) refTimer(this.#timer, false);
+  }
+
+  #check(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const w of [...this.#waiters]) {
+      if (now >= w.deadline) {
+        this.#waiters.delete(w);
+        w.expire();
+      } else if (w.deadline < next) next = w.deadline;
+    }
+    if (next !== Infinity) this.#arm(next);
+  }
+}
