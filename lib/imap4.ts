@@ -1782,13 +1782,14 @@ export class IMAP4 {
         o += p.length;
       }
     }
+    // The read is issued while the write completes, so an answer is taken as soon as it lands.
+    const written = this.#write(bytes);
+    this.#ensurePump();
     try {
-      await this.#write(bytes);
+      await written;
     } catch {
       // #write has failed the connection, which rejected every registered command.
-      return;
     }
-    this.#ensurePump();
   }
 
   #encodeOptions() {
@@ -1918,7 +1919,9 @@ export class IMAP4 {
   async #writeCommand(pending: Pending, cmd: EncodedCommand): Promise<void> {
     this.#log(`C: ${cmd.log}`);
     for (const chunk of cmd.chunks) {
-      await this.#write(chunk.bytes);
+      const written = this.#write(chunk.bytes);
+      if (!pending.manual && !chunk.waitAfter) this.#ensurePump();
+      await written;
       if (chunk.waitAfter) {
         const text = await this.#waitContinuation(pending);
         // A tagged answer instead of "+": the rest (an APPEND body) is never sent.
