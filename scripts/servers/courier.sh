@@ -2,7 +2,7 @@
 # Start/stop a private Courier-IMAP instance on 127.0.0.1 whose state lives in one folder.
 # usage: courier.sh start DIR | stop DIR | available   (see README.md in this folder)
 # Root only. Needs the Debian package courier-imap (it conflicts with dovecot-imapd).
-# UNTESTED: written from the recipe in servers.md while Courier could not be installed here.
+# Tested as root beside Dovecot and Mailutils, with courier-imap unpacked (see README.md).
 #
 # Courier's auth library hard-codes /etc/courier and the authdaemon socket path (misspelt
 # "/run/courier/autthdaemon/socket" in Debian 12's libcourierauth), so the daemons run in a
@@ -12,14 +12,18 @@ set -euo pipefail
 # shellcheck source=_common.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/_common.sh"
 
-IMAPD=/usr/bin/imapd
+# courier-imap conflicts with dovecot-imapd: beside Dovecot it can be unpacked (dpkg -x) under
+# $IMAPTEST_EXTRACTED/courier-imap instead of installed (see README.md).
+EXTRACTED=${IMAPTEST_EXTRACTED:-/opt/imaptest}/courier-imap
+if [[ -x /usr/bin/imapd ]]; then IMAPD=/usr/bin/imapd; else IMAPD=$EXTRACTED/usr/bin/imapd; fi
 CAPABILITY="IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE"
 
 # find_bin NAME: print the path of a Courier program (Debian moves some between releases).
 find_bin() {
   local candidate
   for candidate in "/usr/sbin/$1" "/usr/bin/$1" "/usr/lib/courier/courier-authlib/$1" \
-    "/usr/lib/courier/$1" "/usr/libexec/courier-authlib/$1"; do
+    "/usr/lib/courier/courier/$1" "/usr/lib/courier/$1" "/usr/libexec/courier-authlib/$1" \
+    "$EXTRACTED/usr/lib/courier/courier/$1"; do
     [[ -x $candidate ]] && {
       printf '%s\n' "$candidate"
       return 0
@@ -38,7 +42,12 @@ write_inner() {
   local dir=$1 port=$2 tlsport=$3 tcpd imaplogin authdaemond logger makeuserdb couriertls
   tcpd=$(find_bin couriertcpd)
   imaplogin=$(find_bin imaplogin)
-  authdaemond=$(find_bin authdaemond)
+  # /usr/sbin/authdaemond is a wrapper that reads the system's config: run the daemon itself.
+  if [[ -x /usr/lib/courier/courier-authlib/authdaemond ]]; then
+    authdaemond=/usr/lib/courier/courier-authlib/authdaemond
+  else
+    authdaemond=$(find_bin authdaemond)
+  fi
   logger=$(find_bin courierlogger)
   makeuserdb=$(find_bin makeuserdb)
   couriertls=$(find_bin couriertls)
@@ -58,7 +67,7 @@ for _ in \$(seq 100); do
 done
 common=(env -i PATH=/usr/bin:/bin:/usr/sbin:/usr/lib/courier
   "IMAP_CAPABILITY=$CAPABILITY" "IMAP_CAPABILITY_ORIG=$CAPABILITY"
-  IMAP_KEYWORDS=1 IMAP_ACL=1 IMAP_USELOCKS=1 IMAP_IDLE_TIMEOUT=60 IMAP_ENHANCEDIDLE=0
+  IMAP_KEYWORDS=1 IMAP_ACL=1 IMAP_USELOCKS=1 IMAP_IDLE_TIMEOUT=5 IMAP_ENHANCEDIDLE=0
   IMAP_TRASHFOLDERNAME=Trash IMAP_EMPTYTRASH=Trash:7 IMAP_MOVE_EXPUNGE_TO_TRASH=0
   IMAPDSTART=YES MAXDAEMONS=100 MAXPERIP=100 AUTHSERVICE143=imap
   "COURIERTLS=$couriertls" TLS_PROTOCOL=TLS1_2+ "TLS_CERTFILE=$dir/ssl/both.pem"
@@ -128,9 +137,10 @@ EOF
   preauth=(setpriv "--reuid=$MAIL_UID" "--regid=$MAIL_GID" --clear-groups
     env -i -C "$home" PATH=/usr/bin:/bin "HOME=$home" "AUTHENTICATED=$IMAP_USER"
     "IMAP_CAPABILITY=$CAPABILITY" IMAP_KEYWORDS=1 IMAP_ACL=1 IMAP_USELOCKS=1
-    IMAP_IDLE_TIMEOUT=60 IMAP_ENHANCEDIDLE=0 IMAP_TRASHFOLDERNAME=Trash "$IMAPD" Maildir)
-  version=$(dpkg-query -W -f='${Version}' courier-imap 2>/dev/null || true)
-  version=${version#*:}
+    IMAP_IDLE_TIMEOUT=5 IMAP_ENHANCEDIDLE=0 IMAP_TRASHFOLDERNAME=Trash "$IMAPD" Maildir)
+  # The binary names its version ("Courier 1.0.16 (Courier-IMAP 5.0.13)/..."), installed or not.
+  version=$(grep -aoE 'Courier-IMAP [0-9][0-9.]*' "$IMAPD" | head -n 1 || true)
+  version=${version#Courier-IMAP }
   write_env "$dir" \
     IMAP_SERVER=courier \
     IMAP_HOST=127.0.0.1 \
@@ -140,7 +150,7 @@ EOF
     "IMAP_PASS=$IMAP_PASS" \
     "IMAP_CA=$dir/ssl/cert.pem" \
     "IMAP_PREAUTH=$(json_array "${preauth[@]}")" \
-    "IMAP_VERSION=${version%%-*}"
+    "IMAP_VERSION=${version:-unknown}"
 }
 
 # stop_dir DIR: end the daemons, then every process left in the instance's mount namespace

@@ -2,17 +2,21 @@
 # Start/stop a private Cyrus IMAP instance on 127.0.0.1 whose state lives in one folder.
 # usage: cyrus.sh start DIR | stop DIR | available   (see README.md in this folder)
 # Needs the Debian packages cyrus-imapd and sasl2-bin (they conflict with dovecot-imapd).
-# UNTESTED: written from the recipe in servers.md while Cyrus could not be installed here.
+# Tested as root beside Dovecot and Mailutils, with cyrus-imapd unpacked (see README.md).
 set -euo pipefail
 # shellcheck source=_common.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/_common.sh"
 
 CYRUS_BIN=/usr/lib/cyrus/bin
 SASLPASSWD2=/usr/sbin/saslpasswd2
+# imapd comes from cyrus-imapd, which conflicts with dovecot-imapd: beside Dovecot it can be
+# unpacked (dpkg -x) under $IMAPTEST_EXTRACTED/cyrus-imapd instead (see README.md).
+EXTRACTED=${IMAPTEST_EXTRACTED:-/opt/imaptest}/cyrus-imapd$CYRUS_BIN
+if [[ -x $CYRUS_BIN/imapd ]]; then IMAPD_DIR=$CYRUS_BIN; else IMAPD_DIR=$EXTRACTED; fi
 # The SASL realm must equal servername.
 SERVERNAME=localhost
 
-available() { [[ -x $CYRUS_BIN/master && -x $CYRUS_BIN/imapd && -x $SASLPASSWD2 ]]; }
+available() { [[ -x $CYRUS_BIN/master && -x $IMAPD_DIR/imapd && -x $SASLPASSWD2 ]]; }
 
 # write_config DIR PORT TLSPORT CYRUSUSER: write DIR/imapd.conf and DIR/cyrus.conf. Every cmd
 # gets its own -C so nothing falls back to /etc/imapd.conf.
@@ -40,6 +44,8 @@ sasl_auxprop_plugin: sasldb
 sasl_sasldb_path: $dir/sasldb2
 sasl_mech_list: PLAIN LOGIN
 autocreate_quota: 0
+# IDLE polls the mailbox every second (no idled daemon runs in a private instance).
+imapidlepoll: 1
 autocreate_post: yes
 autocreate_inbox_folders: Drafts|Sent|Trash|Junk|Archive
 autocreate_subscribe_folders: Drafts|Sent|Trash|Junk|Archive
@@ -54,8 +60,8 @@ START {
   recover cmd="$CYRUS_BIN/ctl_cyrusdb -C $conf -r"
 }
 SERVICES {
-  imap cmd="$CYRUS_BIN/imapd -C $conf" listen="127.0.0.1:$port" prefork=0
-  imaps cmd="$CYRUS_BIN/imapd -C $conf -s" listen="127.0.0.1:$tlsport" prefork=0
+  imap cmd="$IMAPD_DIR/imapd -C $conf" listen="127.0.0.1:$port" prefork=0
+  imaps cmd="$IMAPD_DIR/imapd -C $conf -s" listen="127.0.0.1:$tlsport" prefork=0
   lmtpunix cmd="$CYRUS_BIN/lmtpd -C $conf" listen="$dir/socket/lmtp" prefork=0
 }
 EVENTS {
@@ -121,6 +127,7 @@ start() {
   greeting=$(login_once "$port") || die "the test user could not log in to cyrus on port $port"
   version=$(grep -o 'Cyrus IMAP [^ ]*' <<<"$greeting" || true)
   version=${version#Cyrus IMAP }
+  version=${version%%-*}
   write_env "$dir" \
     IMAP_SERVER=cyrus \
     IMAP_HOST=127.0.0.1 \

@@ -218,8 +218,9 @@ Deno.test("runSuite replays a directory, one server per transcript", async () =>
     }
     assert.ok(testCase.transcript.entries.length > 0);
   }, { tls });
-  assert.deepEqual(results.map((r) => r.name), fixtureNames);
-  for (const r of results) {
+  // The folder also holds the compatibility recordings; the python ones must all be there, in order.
+  assert.deepEqual(results.map((r) => r.name).filter((n) => n.startsWith("python_")), fixtureNames);
+  for (const r of results.filter((r) => r.name.startsWith("python_"))) {
     assert.equal(r.ok, false);
     assert.ok(r.error instanceof ReplayMismatch);
   }
