@@ -11,13 +11,13 @@
 import { createHmac } from "node:crypto";
 import type { Transport, TransportFactory } from "../transports/transport.ts";
 import { getTransports } from "../transports/mod.ts";
+import { type Claim, ClaimIndex, claimOf } from "./claims.ts";
 import { Commands, PIPELINABLE, type State } from "./commands.ts";
 import { IMAP4Abort, IMAP4Error, IMAP4ReadOnly } from "./errors.ts";
 import { type Arg, encodeCommand, type EncodedCommand } from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
 import { TIMED_OUT } from "./wire/watchdog.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
-import { parseSequenceSet, type SequenceRange } from "../utils/sequence_set.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
 
 import type { CommandResult, Datum } from "./datum.ts";
@@ -116,13 +116,6 @@ interface Pending {
   claim: Claim | null;
 }
 
-/** The messages a pipelined FETCH or STORE asked for, and the data that came for them. */
-interface Claim {
-  ranges: SequenceRange[];
-  byUid: boolean;
-  items: Datum[];
-}
-
 /** The untagged type each pipelinable command returns (see `_untagged_response` calls). */
 const RESULT_TYPES: Readonly<Record<string, string>> = {
   FETCH: "FETCH",
@@ -148,57 +141,6 @@ const RESULT_TYPES: Readonly<Record<string, string>> = {
   GETANNOTATION: "ANNOTATION",
   SETANNOTATION: "ANNOTATION",
 };
-
-function claimOf(name: string, args: readonly Arg[]): Claim | null {
-  const byUid = name === "UID";
-  const set = byUid ? args[1] : args[0];
-  if (typeof set !== "string" && typeof set !== "number") return null;
-  try {
-    return { ranges: parseSequenceSet(String(set)), byUid, items: [] };
-  } catch {
-    return null; // e.g. "$" (SEARCHRES): its data cannot be told apart, so it is not pipelined.
-  }
-}
-
-/**
- * A range as [low, high]. "*" is the highest number in use, unknown here: a range with it holds
- * everything past its other end, and a lone "*" everything.
- */
-function bounds(r: SequenceRange): [number, number] {
-  const a = r.start === "*" ? Infinity : r.start;
-  const b = r.end === undefined ? a : r.end === "*" ? Infinity : r.end;
-  if (a === Infinity && b === Infinity) return [0, Infinity];
-  return [Math.min(a, b), Math.max(a, b)];
-}
-
-function claimHas(claim: Claim, n: number): boolean {
-  for (const r of claim.ranges) {
-    const [lo, hi] = bounds(r);
-    if (n >= lo && n <= hi) return true;
-  }
-  return false;
-}
-
-function claimsOverlap(a: Claim, b: Claim): boolean {
-  if (a.byUid !== b.byUid) return true;
-  for (const ra of a.ranges) {
-    const [alo, ahi] = bounds(ra);
-    for (const rb of b.ranges) {
-      const [blo, bhi] = bounds(rb);
-      if (alo <= bhi && blo <= ahi) return true;
-    }
-  }
-  return false;
-}
-
-/**
- * Whether `job` must wait for `p`: both return the same untagged type and their data cannot be
- * told apart (no message sets, or sets that overlap).
- */
-function conflicts(job: { resultType: string | null; claim: Claim | null }, p: Pending): boolean {
-  if (job.resultType === null || p.resultType !== job.resultType) return false;
-  return job.claim === null || p.claim === null || claimsOverlap(job.claim, p.claim);
-}
 
 interface FetchSink {
   tag: string;
@@ -381,6 +323,7 @@ export class IMAP4 {
   #contWaiter: ContinuationWaiter | null = null;
   #drained: (() => void)[] = [];
   #completions: (() => void)[] = [];
+  #claims = new ClaimIndex<Pending>();
   #dead: IMAP4Abort | null = null;
   #tls = false;
   #recent: string[] = [];
@@ -1734,9 +1677,7 @@ export class IMAP4 {
 
   /** Whether a pipelined job must wait for a pending command returning the same kind of data. */
   #mustWait(job: Job): boolean {
-    if (job.resultType === null) return false;
-    for (const p of this.#pending.values()) if (conflicts(job, p)) return true;
-    return false;
+    return this.#claims.conflicts(job.resultType, job.claim);
   }
 
   #newTag(): string {
@@ -1911,6 +1852,7 @@ export class IMAP4 {
       claim,
     };
     this.#pending.set(tag, pending);
+    this.#claims.add(pending, resultType, claim);
     if (!manual) this.#autoPending++;
     this.#resumePump();
     return { pending, done };
@@ -2112,33 +2054,20 @@ export class IMAP4 {
 
   /** Gives a FETCH response to the pending FETCH or STORE that asked for its message. */
   #routeFetch(number: string, r: Response, items: Datum[]): boolean {
-    let claimers = 0;
-    for (const p of this.#pending.values()) if (p.claim !== null) claimers++;
-    if (claimers < 2) return false;
-    let seq = NaN;
-    let uid = NaN;
-    for (const p of this.#pending.values()) {
-      const c = p.claim;
-      if (c === null) continue;
-      let n: number;
-      if (c.byUid) {
-        if (Number.isNaN(uid)) {
-          const m = /[( ]UID (\d+)/i.exec(r.lines.join(" "));
-          uid = m ? Number(m[1]) : -1;
-        }
-        n = uid;
-      } else {
-        if (Number.isNaN(seq)) seq = Number(number);
-        n = seq;
-      }
-      if (n >= 0 && claimHas(c, n)) {
-        // A stream's own data goes to its consumer.
-        if (this.#fetchSink !== null && this.#fetchSink.tag === p.tag) return false;
-        c.items.push(...items);
-        return true;
-      }
+    // One command at a time keeps imaplib's semantics: its data waits in untagged_responses.
+    if (this.#claims.claimers < 2) return false;
+    let owner: Pending | undefined;
+    if (this.#claims.anyByUid()) {
+      const m = /[( ]UID (\d+)/i.exec(r.lines.length === 1 ? r.lines[0] : r.lines.join(" "));
+      if (m) owner = this.#claims.owner(true, Number(m[1]));
     }
-    return false;
+    if (owner === undefined && this.#claims.anyBySeq()) {
+      owner = this.#claims.owner(false, Number(number));
+    }
+    // A stream's own data goes to its consumer.
+    if (owner === undefined || this.#fetchSink?.tag === owner.tag) return false;
+    owner.claim!.items.push(...items);
+    return true;
   }
 
   #responseCode(typ: string, dat: string): void {
@@ -2156,6 +2085,7 @@ export class IMAP4 {
     if (pending.done) return;
     pending.done = true;
     this.#pending.delete(pending.tag);
+    this.#claims.remove(pending, pending.resultType, pending.claim);
     if (!pending.manual) this.#autoPending--;
     if (this.#contWaiter?.pending === pending) {
       const w = this.#contWaiter;
@@ -2211,6 +2141,7 @@ export class IMAP4 {
       p.reject(err);
     }
     this.#pending.clear();
+    this.#claims.clear();
     this.#autoPending = 0;
     const w = this.#contWaiter;
     this.#contWaiter = null;

@@ -52,10 +52,7 @@ const bulkWire = (() => {
 const metaWire = (() => {
   let text = "";
   for (let i = 1; i <= 5000; i++) {
-    text +=
-      `* ${i} FETCH (UID ${i} FLAGS (\\Seen) RFC822.SIZE ${
-        20000 + i
-      } ENVELOPE ` +
+    text += `* ${i} FETCH (UID ${i} FLAGS (\\Seen) RFC822.SIZE ${20000 + i} ENVELOPE ` +
       `("Mon, 2 Jan 2023 12:40:34 +0900" "Quarterly report ${i}" (("=?UTF-8?Q?Jos=C3=A9?=" NIL ` +
       `"jose" "example.com")) NIL NIL (("Alice Smith" NIL "alice" "example.org")) NIL NIL NIL ` +
       `"<${i}@example.com>") BODYSTRUCTURE (("text" "plain" ("charset" "UTF-8") NIL NIL ` +
@@ -110,9 +107,7 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: `reader: 5000 FETCH lines (${
-    (metaWire.length / 1e6).toFixed(1)
-  } MB), 64 KiB reads`,
+  name: `reader: 5000 FETCH lines (${(metaWire.length / 1e6).toFixed(1)} MB), 64 KiB reads`,
   group: "meta",
   async fn() {
     await readAll(metaWire, 64 * 1024);

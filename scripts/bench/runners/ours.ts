@@ -78,9 +78,7 @@ async function load(): Promise<OursModule | string> {
     }
     return mod as OursModule;
   } catch (error) {
-    const message = error instanceof Error
-      ? error.message.split("\n")[0]
-      : String(error);
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
     return `unavailable: ${message}`;
   }
 }
@@ -158,8 +156,7 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
             bytes: 0,
             items: 0,
             ok: false,
-            skipped:
-              "not implemented: streaming FETCH API (TODO in scripts/bench/runners/ours.ts)",
+            skipped: "not implemented: streaming FETCH API (TODO in scripts/bench/runners/ours.ts)",
           };
         }
         ({ items, bytes } = counts);
@@ -210,10 +207,7 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
             bytes,
             items,
             ok,
-            error:
-              `${
-                s.trips - items
-              } of ${s.trips} concurrent uid() calls got no FETCH data ` +
+            error: `${s.trips - items} of ${s.trips} concurrent uid() calls got no FETCH data ` +
               `(${lines} FETCH lines returned in all)`,
           };
         }
