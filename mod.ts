@@ -42,9 +42,19 @@ export {
   internaldateToDate,
   Time2Internaldate,
   type TimeTuple,
+  type Zone,
 } from "./utils/internaldate.ts";
 export { decodeMailboxName, encodeMailboxName } from "./utils/utf7.ts";
-export type { Transport, TransportFactory } from "./transports/transport.ts";
+export type {
+  StreamOptions,
+  TcpOptions,
+  TlsConnectOptions as TransportTlsConnectOptions,
+  TlsOptions,
+  Transport,
+  TransportFactory,
+} from "./transports/transport.ts";
+export type { Arg, MailboxArg, MessageArg, SecretArg } from "./lib/wire/encoder.ts";
+export type { SeqNumber, SequenceRange } from "./utils/sequence_set.ts";
 export {
   type Address,
   Decoder,
