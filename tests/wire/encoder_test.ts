@@ -502,6 +502,7 @@ const optionsArb: fc.Arbitrary<EncodeOptions> = fc.record({
 });
 
 const FORBIDDEN = /[\0\r\n]/;
+// deno-lint-ignore no-control-regex
 const NON_ASCII = /[^\x00-\x7f]/;
 const MARKER = /~?\{\d+\+?\}$/;
 

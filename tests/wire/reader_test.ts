@@ -150,7 +150,7 @@ function noMarker(text: Uint8Array): Uint8Array {
 
 const untaggedArb: fc.Arbitrary<ModelPart[]> = fc
   .tuple(lineTextArb, fc.array(fc.tuple(literalArb, lineTextArb), { maxLength: 4 }), lineTextArb)
-  .map(([first, middles, last]) => {
+  .map(([first, middles, _last]) => {
     const parts: ModelPart[] = [];
     let text = bytes("* ", first);
     for (const [lit, next] of middles) {
