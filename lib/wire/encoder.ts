@@ -206,6 +206,8 @@ export function encodeCommand(
     }
     switch (arg.type) {
       case "message": {
+        // Internal fields, but nothing may reach the wire unchecked.
+        checkText((arg.prefix ?? "") + (arg.suffix ?? ""), i, name);
         if (arg.prefix) {
           text += arg.prefix;
           log += arg.prefix;

@@ -60,7 +60,7 @@ export interface Response {
 
 const LF = 0x0a;
 const CR = 0x0d;
-const INITIAL_BUFFER = 64 * 1024;
+const INITIAL_BUFFER = 256 * 1024;
 /** Literals larger than this are gathered in chunks, so memory follows the bytes received. */
 const EXACT_LITERAL_MAX = 8 * 1024 * 1024;
 const LITERAL_CHUNK = 1024 * 1024;
@@ -214,6 +214,24 @@ export class ResponseReader {
     const rate = this.#limits.minLiteralRate;
     const until = (got: number) =>
       Math.min(deadline, t0 + this.#limits.timeout + ((got - have) / rate) * 1000);
+    if (size <= this.#buf.length / 2) {
+      // A small literal is gathered in the read buffer: reads stay large (one per buffer, not two
+      // per message) and the bytes are copied once, by the slice.
+      if (this.#buf.length - this.#start < size) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      }
+      while (this.#end - this.#start < size) {
+        this.#end += await this.#readInto(
+          this.#buf.subarray(this.#end),
+          until(this.#end - this.#start),
+        );
+      }
+      const lit = this.#buf.slice(this.#start, this.#start + size);
+      this.#start += size;
+      return lit;
+    }
     if (have >= size) {
       const lit = this.#buf.slice(this.#start, this.#start + size);
       this.#start += size;
