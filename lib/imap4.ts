@@ -14,7 +14,12 @@ import { getTransports } from "../transports/mod.ts";
 import { type Claim, ClaimIndex, claimOf } from "./claims.ts";
 import { Commands, PIPELINABLE, type State } from "./commands.ts";
 import { IMAP4Abort, IMAP4Error, IMAP4ReadOnly } from "./errors.ts";
-import { type Arg, encodeCommand, type EncodedCommand } from "./wire/encoder.ts";
+import {
+  type Arg,
+  encodeCommand,
+  type EncodedCommand,
+  type EncodeOptions,
+} from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
 import { TIMED_OUT } from "./wire/watchdog.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
@@ -163,11 +168,40 @@ export interface FetchStreamOptions {
   highWaterMark?: number;
 }
 
+/** A FIFO with O(1) shift (an array's shift is O(n): 2,000 queued commands made it quadratic). */
+class Deque<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+}
+
 interface Job {
   exclusive: boolean;
   resultType: string | null;
   claim: Claim | null;
-  run: () => Promise<void>;
+  run?: () => Promise<void>;
   reject: (e: unknown) => void;
   /** A pipelined command of one chunk: written together with its neighbours in one write. */
   batch?: {
@@ -175,9 +209,12 @@ interface Job {
     name: string;
     cmd: EncodedCommand;
     finish?: (typ: string, data: Datum[]) => CommandResult;
-    resolve: (r: Promise<CommandResult>) => void;
+    resolve: (r: CommandResult) => void;
   };
 }
+
+/** Stands for `done` where the caller's own promise is settled directly. */
+const NEVER: Promise<CommandResult> = new Promise(() => {});
 
 /** The most bytes of pipelined commands coalesced into one write. */
 const BATCH_BYTES = 64 * 1024;
@@ -317,7 +354,7 @@ export class IMAP4 {
   #timeout: number;
   #pending = new Map<string, Pending>();
   #autoPending = 0;
-  #queue: Job[] = [];
+  #queue = new Deque<Job>();
   #scheduling = false;
   #pumping = false;
   #contWaiter: ContinuationWaiter | null = null;
@@ -327,6 +364,11 @@ export class IMAP4 {
   #dead: IMAP4Abort | null = null;
   #tls = false;
   #recent: string[] = [];
+  #recentNext = 0;
+  #encodeCache: { caps: readonly string[] | null; options: EncodeOptions } = {
+    caps: null,
+    options: {},
+  };
   /** Secrets in flight (a LOGIN password, AUTHENTICATE answers), masked wherever text goes. */
   #secrets: string[] = [];
   /** Upper bounds of what `untagged_responses` holds (exact after a recount). */
@@ -1522,7 +1564,8 @@ export class IMAP4 {
 
   /** Prints the last wire lines (secrets masked) to stderr, as imaplib's `print_log`. */
   print_log(): void {
-    for (const line of this.#recent) console.error(line);
+    const n = this.#recent.length;
+    for (let i = 0; i < n; i++) console.error(this.#recent[(this.#recentNext + i) % n]);
   }
 
   /** Logs out (ignoring errors) and closes: `await using M = ...`. */
@@ -1635,7 +1678,6 @@ export class IMAP4 {
             exclusive: false,
             resultType,
             claim,
-            run: () => Promise.resolve(),
             reject,
             batch: { tag, name, cmd, finish, resolve },
           });
@@ -1686,32 +1728,28 @@ export class IMAP4 {
 
   /** Registers and writes consecutive one-chunk pipelined commands in one write. */
   async #runBatch(first: Job): Promise<void> {
-    const jobs = [first];
-    let size = first.batch!.cmd.chunks[0].bytes.length;
-    while (size < BATCH_BYTES && this.#queue.length > 0 && this.#queue[0].batch) {
-      const next = this.#queue.shift()!;
-      size += next.batch!.cmd.chunks[0].bytes.length;
-      jobs.push(next);
-    }
     const parts: Uint8Array[] = [];
-    for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[i];
+    let size = 0;
+    let job: Job | undefined = first;
+    while (job !== undefined) {
       const b = job.batch!;
-      if (i > 0 && this.#mustWait(job)) {
-        // It waits for an earlier command of the same kind: it and those after it go back.
-        this.#queue.unshift(...jobs.slice(i));
-        size = parts.reduce((n, p) => n + p.length, 0);
-        break;
-      }
       try {
-        const { done } = this.#register(b.name, b.finish, false, b.tag, job.resultType, job.claim);
-        done.catch(() => {});
-        b.resolve(done);
+        // The caller's own promise settles with the command: no promise in between.
+        this.#register(b.name, b.finish, false, b.tag, job.resultType, job.claim, {
+          resolve: b.resolve,
+          reject: job.reject,
+        });
         this.#log(`C: ${b.cmd.log}`);
-        parts.push(b.cmd.chunks[0].bytes);
+        const bytes = b.cmd.chunks[0].bytes;
+        parts.push(bytes);
+        size += bytes.length;
       } catch (e) {
         job.reject(e);
       }
+      // The next one joins this write unless it must wait for one of these (same kind of data).
+      const next = this.#queue.peek();
+      if (next?.batch === undefined || size >= BATCH_BYTES || this.#mustWait(next)) break;
+      job = this.#queue.shift();
     }
     if (parts.length === 0) return;
     let bytes = parts[0];
@@ -1733,13 +1771,19 @@ export class IMAP4 {
     }
   }
 
-  #encodeOptions() {
+  #encodeOptions(): EncodeOptions {
+    // Recomputed only when the capabilities or the UTF-8 mode change (on every command it was
+    // two linear scans of a hundred capabilities).
     const caps = this.capabilities;
-    return {
+    const cached = this.#encodeCache;
+    if (cached.caps === caps && cached.options.utf8 === this.utf8_enabled) return cached.options;
+    const options = {
       utf8: this.utf8_enabled,
       literalPlus: caps.includes("LITERAL+"),
       literalMinus: caps.includes("LITERAL-"),
     };
+    this.#encodeCache = { caps, options };
+    return options;
   }
 
   #encode(tag: string, name: string, args: readonly Arg[]): EncodedCommand {
@@ -1809,7 +1853,7 @@ export class IMAP4 {
           continue;
         }
         if (job.batch) await this.#runBatch(job);
-        else await job.run();
+        else await job.run!();
       }
     } finally {
       this.#scheduling = false;
@@ -1823,10 +1867,14 @@ export class IMAP4 {
     tag: string = this.#newTag(),
     resultType: string | null = null,
     claim: Claim | null = null,
+    outer?: { resolve: (r: CommandResult) => void; reject: (e: unknown) => void },
   ): { pending: Pending; done: Promise<CommandResult> } {
     this.#throwIfDead();
     // imaplib's _command: stale status data goes, and a mailbox gone read-only stops us.
-    for (const typ of ["OK", "NO", "BAD"]) delete this.untagged_responses[typ];
+    const ur = this.untagged_responses;
+    if ("OK" in ur) delete ur["OK"];
+    if ("NO" in ur) delete ur["NO"];
+    if ("BAD" in ur) delete ur["BAD"];
     // Only a selected mailbox can turn read-only: READ-ONLY planted before login or STARTTLS
     // must not block commands (STARTTLS discards it).
     const readOnly = this.state === "SELECTED" && "READ-ONLY" in this.untagged_responses;
@@ -1835,10 +1883,16 @@ export class IMAP4 {
     }
     let resolve!: (r: CommandResult) => void;
     let reject!: (e: unknown) => void;
-    const done = new Promise<CommandResult>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
+    let done: Promise<CommandResult>;
+    if (outer) {
+      ({ resolve, reject } = outer);
+      done = NEVER;
+    } else {
+      done = new Promise<CommandResult>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+    }
     const pending: Pending = {
       tag,
       name,
@@ -2161,7 +2215,7 @@ export class IMAP4 {
   }
 
   #log(line: string): void {
-    line = this.#mask(line);
+    if (this.#secrets.length > 0) line = this.#mask(line);
     this.#ring(line);
     if (this.#options.logger) this.#options.logger(line);
     else if (this.debug >= 4) console.error(`  ${line}`);
@@ -2181,8 +2235,8 @@ export class IMAP4 {
   }
 
   #ring(line: string): void {
-    if (this.#recent.length >= RECENT_LOG) this.#recent.shift();
-    this.#recent.push(this.#mask(line));
+    this.#recent[this.#recentNext] = this.#secrets.length > 0 ? this.#mask(line) : line;
+    this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
   }
 
   /** Replaces the secrets in flight (as sent, and as quoted) by `***`. */
