@@ -22,6 +22,7 @@ import {
 } from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
 import { TIMED_OUT } from "./wire/watchdog.ts";
+import { concatBytes } from "../utils/bytes.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
 
@@ -1752,15 +1753,7 @@ export class IMAP4 {
       job = this.#queue.shift();
     }
     if (parts.length === 0) return;
-    let bytes = parts[0];
-    if (parts.length > 1) {
-      bytes = new Uint8Array(size);
-      let o = 0;
-      for (const p of parts) {
-        bytes.set(p, o);
-        o += p.length;
-      }
-    }
+    const bytes = concatBytes(parts);
     // The read is issued while the write completes, so an answer is taken as soon as it lands.
     const written = this.#write(bytes);
     this.#ensurePump();

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatBytes } from "../../utils/bytes.ts";
 import { encodeMailboxName } from "../../utils/utf7.ts";
 
 /** A mailbox name: encoded in modified UTF-7 when it is not ASCII (unless UTF-8 is enabled). */
@@ -164,7 +165,7 @@ export function encodeCommand(
 
   const flush = (waitAfter: boolean) => {
     pieces.push(textEncoder.encode(text), CRLF);
-    chunks.push({ bytes: concat(pieces), waitAfter });
+    chunks.push({ bytes: concatBytes(pieces), waitAfter });
     pieces = [];
     text = "";
   };
@@ -246,7 +247,7 @@ export function encodeCommand(
     }
   }
   pieces.push(textEncoder.encode(text), CRLF);
-  chunks.push({ bytes: concat(pieces), waitAfter: false });
+  chunks.push({ bytes: concatBytes(pieces), waitAfter: false });
   return { chunks, log };
 }
 
@@ -277,17 +278,4 @@ function encodeString(
   if (options.utf8) return quoteString(s);
   // Non-ASCII text cannot travel in a quoted string before UTF8=ACCEPT: a literal carries it.
   return null;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

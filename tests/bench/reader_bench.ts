@@ -11,21 +11,10 @@
 import { type ByteSource, ResponseReader } from "../../lib/wire/reader.ts";
 import { encodeCommand } from "../../lib/wire/encoder.ts";
 import { generateMessage } from "../../scripts/bench/generate.ts";
+import { concatBytes } from "../../utils/bytes.ts";
 
 const encoder = new TextEncoder();
 const MESSAGES = 200;
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 // The messages as the server sends them: CRLF line ends.
 function crlf(bytes: Uint8Array): Uint8Array {
@@ -45,7 +34,7 @@ const bulkWire = (() => {
     parts.push(encoder.encode(")\r\n"));
   }
   parts.push(encoder.encode("a1 OK Fetch completed.\r\n"));
-  return concat(parts);
+  return concatBytes(parts);
 })();
 
 /** One ENVELOPE/BODYSTRUCTURE-like line per message, no literals: many short responses. */

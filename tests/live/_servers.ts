@@ -154,10 +154,89 @@ export async function startServer(name: ServerName): Promise<LiveServer | null> 
   };
 }
 
+const skips = new Map<ServerName, boolean>();
+
+/**
+ * Whether the live tests of a server are to be registered as ignored: only when it is not
+ * installed and this is not CI (there a missing server must fail, not skip). A skip is announced
+ * loudly and shows as "ignored" in the summary, never as a pass.
+ * @param name The server the tests need.
+ * @returns True when the tests cannot run here and may be skipped.
+ */
+export function skipLive(name: ServerName): boolean {
+  let skip = skips.get(name);
+  if (skip === undefined) {
+    const available = new Deno.Command("bash", {
+      args: [scriptPath(name), "available"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+    skip = !available && Deno.env.get("CI") !== "true";
+    if (skip) {
+      console.error(
+        `\n!!!!! WARNING: IMAP server "${name}" is not installed: its live tests are IGNORED here ` +
+          "and would FAIL in CI (see scripts/servers/README.md) !!!!!\n",
+      );
+    }
+    skips.set(name, skip);
+  }
+  return skip;
+}
+
+/**
+ * One server shared by all the tests of a file: started on first use, stopped by the test that
+ * `stopTest()` registers (call it last) or, if a filter skipped that one, when the process ends.
+ * @param name The server.
+ * @returns `live(name, fn)` to register a test that gets the server, and `stopTest()`.
+ */
+export function sharedServer(name: ServerName): {
+  live(testName: string, fn: (server: LiveServer) => Promise<void>): void;
+  stopTest(): void;
+} {
+  let started: Promise<LiveServer | null> | null = null;
+  let running: LiveServer | null = null;
+  const ignore = skipLive(name);
+  globalThis.addEventListener("unload", () => {
+    if (running === null) return;
+    new Deno.Command("bash", {
+      args: [scriptPath(name), "stop", running.dir],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    Deno.removeSync(running.dir, { recursive: true });
+  });
+  return {
+    live(testName, fn) {
+      Deno.test({
+        name: testName,
+        ignore,
+        async fn() {
+          started ??= startServer(name).then((s) => (running = s));
+          const server = await started;
+          if (server === null) throw new Error(`Server "${name}" is not available`);
+          await fn(server);
+        },
+      });
+    },
+    stopTest() {
+      Deno.test({
+        name: `stop the shared ${name} server`,
+        ignore,
+        async fn() {
+          const s = running;
+          running = null;
+          await s?.stop();
+        },
+      });
+    },
+  };
+}
+
 /**
  * Registers a Deno test that starts a server, runs `fn` against it and stops it afterwards.
- * Outside CI, a missing server makes the test print a loud warning and return early (it passes;
- * `ignore` would hide it); in CI it fails.
+ * Outside CI, a missing server makes the test ignored, with a loud warning; in CI it fails.
  * @param name The test's name.
  * @param serverName The server the test needs.
  * @param fn The test body.
@@ -167,14 +246,18 @@ export function liveTest(
   serverName: ServerName,
   fn: (server: LiveServer) => Promise<void>,
 ): void {
-  Deno.test(name, async () => {
-    const server = await startServer(serverName);
-    if (server === null) return;
-    try {
-      await fn(server);
-    } finally {
-      await server.stop();
-    }
+  Deno.test({
+    name,
+    ignore: skipLive(serverName),
+    async fn() {
+      const server = await startServer(serverName);
+      if (server === null) throw new Error(`Server "${serverName}" is not available`);
+      try {
+        await fn(server);
+      } finally {
+        await server.stop();
+      }
+    },
   });
 }
 

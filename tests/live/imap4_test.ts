@@ -5,44 +5,12 @@
 // filtered out).
 import assert from "node:assert/strict";
 import { type Datum, IMAP4, IMAP4Abort, IMAP4Error, internaldateToDate } from "../../mod.ts";
-import { appendRaw, type LiveServer, startServer } from "./_servers.ts";
+import { appendRaw, type LiveServer, sharedServer } from "./_servers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-let started: Promise<LiveServer | null> | null = null;
-let running: LiveServer | null = null;
-
-/** Starts the file's one Dovecot on first use. */
-function server(): Promise<LiveServer | null> {
-  started ??= startServer("dovecot").then((s) => (running = s));
-  return started;
-}
-
-// A run with --filter may skip the "stop server" test: never leave a daemon behind.
-globalThis.addEventListener("unload", () => {
-  if (running === null) return;
-  new Deno.Command("bash", {
-    args: [
-      new URL("../../scripts/servers/dovecot.sh", import.meta.url).pathname,
-      "stop",
-      running.dir,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).outputSync();
-  Deno.removeSync(running.dir, { recursive: true });
-});
-
-/** Registers a test that needs the server (it passes with a loud warning when none is installed). */
-function live(name: string, fn: (s: LiveServer) => Promise<void>): void {
-  Deno.test(name, async () => {
-    const s = await server();
-    if (s === null) return;
-    await fn(s);
-  });
-}
+const { live, stopTest } = sharedServer("dovecot");
 
 /** Opens a connection (state NONAUTH); `log` receives the wire lines. */
 function open(s: LiveServer, log?: string[]): Promise<IMAP4> {
@@ -637,8 +605,4 @@ live("low level: open, send, readline, read, socket, shutdown", async (s) => {
   await assert.rejects(M.readline(), IMAP4Abort);
 });
 
-Deno.test("stop server", async () => {
-  const s = running;
-  running = null;
-  await s?.stop();
-});
+stopTest();

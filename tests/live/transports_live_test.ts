@@ -3,41 +3,9 @@
 // pre-authenticated child process (argv and `sh -c` command line, and a child that dies).
 import assert from "node:assert/strict";
 import { IMAP4, IMAP4_SSL, IMAP4_stream, IMAP4Abort } from "../../mod.ts";
-import { appendRaw, type LiveServer, startServer } from "./_servers.ts";
+import { appendRaw, sharedServer } from "./_servers.ts";
 
-let started: Promise<LiveServer | null> | null = null;
-let running: LiveServer | null = null;
-
-/** Starts the file's one Dovecot on first use. */
-function server(): Promise<LiveServer | null> {
-  started ??= startServer("dovecot").then((s) => (running = s));
-  return started;
-}
-
-// A run with --filter may skip the "stop server" test: never leave a daemon behind.
-globalThis.addEventListener("unload", () => {
-  if (running === null) return;
-  new Deno.Command("bash", {
-    args: [
-      new URL("../../scripts/servers/dovecot.sh", import.meta.url).pathname,
-      "stop",
-      running.dir,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).outputSync();
-  Deno.removeSync(running.dir, { recursive: true });
-});
-
-/** Registers a test that needs the server (it passes with a loud warning when none is installed). */
-function live(name: string, fn: (s: LiveServer) => Promise<void>): void {
-  Deno.test(name, async () => {
-    const s = await server();
-    if (s === null) return;
-    await fn(s);
-  });
-}
+const { live, stopTest } = sharedServer("dovecot");
 
 /** Quotes one word for a POSIX shell. */
 function shellQuote(word: string): string {
@@ -207,8 +175,4 @@ live("IMAP4_stream: a child that is killed aborts the connection", async (s) => 
   }
 });
 
-Deno.test("stop server", async () => {
-  const s = running;
-  running = null;
-  await s?.stop();
-});
+stopTest();

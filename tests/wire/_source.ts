@@ -7,6 +7,7 @@
  */
 
 import type { ByteSource } from "../../lib/wire/reader.ts";
+import { concatBytes } from "../../utils/bytes.ts";
 
 /** How a {@link ScriptedSource} behaves once its bytes are all delivered. */
 export type SourceEnd = "eof" | "silence" | "error";
@@ -166,14 +167,5 @@ export class ScriptedSource implements ByteSource {
  * @returns one array holding them in order
  */
 export function bytes(...parts: (Uint8Array | string)[]): Uint8Array {
-  const arrays = parts.map((p) => typeof p === "string" ? encoder.encode(p) : p);
-  let n = 0;
-  for (const a of arrays) n += a.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const a of arrays) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
+  return concatBytes(parts.map((p) => typeof p === "string" ? encoder.encode(p) : p));
 }

@@ -20,6 +20,7 @@ import {
   type RunSettings,
   tripUid,
 } from "./_common.ts";
+import { concatBytes } from "../../../utils/bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -93,7 +94,7 @@ class RawConnection {
       this.#pos = lf + 1;
       if (parts.length) {
         parts.push(line);
-        line = concat(parts);
+        line = concatBytes(parts);
         parts = [];
       }
       first ??= decoder.decode(line.subarray(0, Math.min(line.length, 200)));
@@ -137,18 +138,6 @@ class RawConnection {
   close(): void {
     this.#conn.close();
   }
-}
-
-function concat(parts: Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer> {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 // The n of a line ending in "{n}\r\n" (or "{n+}"), or -1.
