@@ -362,6 +362,7 @@ export class IMAP4 {
   #drained: (() => void)[] = [];
   #completions: (() => void)[] = [];
   #claims = new ClaimIndex<Pending>();
+  #writeChain: Promise<void> = Promise.resolve();
   #dead: IMAP4Abort | null = null;
   #tls = false;
   #recent: string[] = [];
@@ -1675,13 +1676,20 @@ export class IMAP4 {
       const claim = resultType === "FETCH" ? claimOf(name, args) : null;
       if (cmd.chunks.length === 1) {
         return new Promise<CommandResult>((resolve, reject) => {
-          this.#queue.push({
+          const job: Job = {
             exclusive: false,
             resultType,
             claim,
             reject,
             batch: { tag, name, cmd, finish, resolve },
-          });
+          };
+          // Nothing queued ahead and nothing holding the connection: it goes out now, without a
+          // trip through the scheduler (the common case of one command after another).
+          if (!this.#scheduling && this.#queue.length === 0 && !this.#mustWait(job)) {
+            this.#sendBatch(job);
+            return;
+          }
+          this.#queue.push(job);
           this.#kick();
           this.#resumePump();
         });
@@ -1728,7 +1736,20 @@ export class IMAP4 {
   }
 
   /** Registers and writes consecutive one-chunk pipelined commands in one write. */
+  /** Registers and writes consecutive one-chunk pipelined commands in one write. */
   async #runBatch(first: Job): Promise<void> {
+    try {
+      await this.#sendBatch(first);
+    } catch {
+      // #write has failed the connection, which rejected every registered command.
+    }
+  }
+
+  /**
+   * Registers `first` and the one-chunk pipelined commands queued behind it, and writes them in
+   * one write. Returns the write, already under way.
+   */
+  #sendBatch(first: Job): Promise<void> {
     const parts: Uint8Array[] = [];
     let size = 0;
     let job: Job | undefined = first;
@@ -1752,16 +1773,12 @@ export class IMAP4 {
       if (next?.batch === undefined || size >= BATCH_BYTES || this.#mustWait(next)) break;
       job = this.#queue.shift();
     }
-    if (parts.length === 0) return;
-    const bytes = concatBytes(parts);
+    if (parts.length === 0) return Promise.resolve();
     // The read is issued while the write completes, so an answer is taken as soon as it lands.
-    const written = this.#write(bytes);
+    const written = this.#write(concatBytes(parts));
+    written.catch(() => {});
     this.#ensurePump();
-    try {
-      await written;
-    } catch {
-      // #write has failed the connection, which rejected every registered command.
-    }
+    return written;
   }
 
   #encodeOptions(): EncodeOptions {
@@ -1926,7 +1943,14 @@ export class IMAP4 {
     await this.#write(bytes);
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
+  /** Writes in call order: a write starts only when the one before it has finished. */
+  #write(bytes: Uint8Array): Promise<void> {
+    const p = this.#writeChain.then(() => this.#writeNow(bytes));
+    this.#writeChain = p.catch(() => {});
+    return p;
+  }
+
+  async #writeNow(bytes: Uint8Array): Promise<void> {
     this.#throwIfDead();
     const t = this.#transport!;
     let r: void | typeof TIMED_OUT;
