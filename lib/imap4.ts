@@ -214,6 +214,9 @@ interface Job {
   };
 }
 
+/** The finish of commands whose result is the tagged answer itself. */
+const asIs = (typ: string, data: Datum[]): CommandResult => [typ, data];
+
 /** Stands for `done` where the caller's own promise is settled directly. */
 const NEVER: Promise<CommandResult> = new Promise(() => {});
 
@@ -1906,7 +1909,7 @@ export class IMAP4 {
     const pending: Pending = {
       tag,
       name,
-      finish: finish ?? ((t, d) => [t, d]),
+      finish: finish ?? asIs,
       resolve,
       reject,
       manual,

@@ -84,7 +84,22 @@ export interface EncodedCommand {
 }
 
 const textEncoder = new TextEncoder();
-const CRLF = new Uint8Array([0x0d, 0x0a]);
+/**
+ * A command line's bytes with its CRLF. Command lines are short and almost always ASCII: copying
+ * the characters beats a call into the runtime's encoder and a second array for the CRLF.
+ */
+function lineBytes(text: string): Uint8Array {
+  const n = text.length;
+  const out = new Uint8Array(n + 2);
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return textEncoder.encode(text + "\r\n");
+    out[i] = c;
+  }
+  out[n] = 0x0d;
+  out[n + 1] = 0x0a;
+  return out;
+}
 
 /** Bytes that may appear in an atom sent as it is (see {@link isAtomSafe}). */
 const ATOM_SAFE = (() => {
@@ -164,7 +179,7 @@ export function encodeCommand(
   let log = text;
 
   const flush = (waitAfter: boolean) => {
-    pieces.push(textEncoder.encode(text), CRLF);
+    pieces.push(lineBytes(text));
     chunks.push({ bytes: concatBytes(pieces), waitAfter });
     pieces = [];
     text = "";
@@ -246,7 +261,7 @@ export function encodeCommand(
       }
     }
   }
-  pieces.push(textEncoder.encode(text), CRLF);
+  pieces.push(lineBytes(text));
   chunks.push({ bytes: concatBytes(pieces), waitAfter: false });
   return { chunks, log };
 }

@@ -131,7 +131,9 @@ export class ResponseReader {
     let total = 0;
     let first = true;
     for (;;) {
-      const lineEnd = await this.#readLineEnd(Date.now() + timeout);
+      // Most lines are already in the buffer: no await (and no microtask) for those.
+      let lineEnd = this.#scanLine(this.#start);
+      if (lineEnd < 0) lineEnd = await this.#readLineEnd(Date.now() + timeout);
       const lineStart = this.#start;
       const text = decoder.decode(this.#buf.subarray(lineStart, lineEnd));
       total += lineEnd - lineStart + 2;
@@ -187,23 +189,35 @@ export class ResponseReader {
   async #readLineEnd(deadline: number): Promise<number> {
     let scanFrom = this.#start;
     for (;;) {
-      const rel = this.#buf.subarray(scanFrom, this.#end).indexOf(LF);
-      const lf = rel === -1 ? -1 : scanFrom + rel;
-      if (lf !== -1) {
-        if (lf === this.#start || this.#buf[lf - 1] !== CR) {
-          throw this.#abort(
-            "Cannot parse response: line not terminated by CRLF",
-            this.#buf.subarray(this.#start, lf + 1),
-          );
-        }
-        if (lf - 1 - this.#start > this.#limits.maxLineLength) throw this.#lineTooLong();
-        return lf - 1;
-      }
-      if (this.#end - this.#start > this.#limits.maxLineLength + 1) throw this.#lineTooLong();
+      const lineEnd = this.#scanLine(scanFrom);
+      if (lineEnd >= 0) return lineEnd;
       const scanned = this.#end - this.#start;
       await this.#fill(deadline, false);
       scanFrom = this.#start + scanned;
     }
+  }
+
+  /**
+   * The end (the CR's index) of the line starting at `#start`, searching the buffer from
+   * `scanFrom`; -1 when the buffer holds no complete line yet.
+   *
+   * @throws IMAP4Abort for a line not ended by CRLF or over the limit
+   */
+  #scanLine(scanFrom: number): number {
+    const rel = this.#buf.subarray(scanFrom, this.#end).indexOf(LF);
+    if (rel !== -1) {
+      const lf = scanFrom + rel;
+      if (lf === this.#start || this.#buf[lf - 1] !== CR) {
+        throw this.#abort(
+          "Cannot parse response: line not terminated by CRLF",
+          this.#buf.subarray(this.#start, lf + 1),
+        );
+      }
+      if (lf - 1 - this.#start > this.#limits.maxLineLength) throw this.#lineTooLong();
+      return lf - 1;
+    }
+    if (this.#end - this.#start > this.#limits.maxLineLength + 1) throw this.#lineTooLong();
+    return -1;
   }
 
   async #readLiteral(size: number, deadline: number): Promise<Uint8Array> {
@@ -331,9 +345,11 @@ export class ResponseReader {
   }
 
   #race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-    return this.watchdog.race(p, deadline).catch((e) => {
-      throw this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`);
-    });
+    return this.watchdog.race(
+      p,
+      deadline,
+      (e) => this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   /** Stops the watchdog; call when the connection is done with. */

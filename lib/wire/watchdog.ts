@@ -40,10 +40,19 @@ export class Watchdog {
    *
    * @param p what to wait for; its rejection passes through
    * @param deadline when to stop waiting; `Infinity` waits for ever
+   * @param mapError turns `p`'s rejection into the error to reject with (default: as it is)
    * @returns `p`'s value, or {@link TIMED_OUT}
    */
-  race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-    if (deadline === Infinity) return p;
+  race<T>(
+    p: Promise<T>,
+    deadline: number,
+    mapError: (e: unknown) => unknown = (e) => e,
+  ): Promise<T | typeof TIMED_OUT> {
+    if (deadline === Infinity) {
+      return p.catch((e) => {
+        throw mapError(e);
+      });
+    }
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
       const waiter: Waiter = { deadline, expire: () => resolve(TIMED_OUT) };
       this.#waiters.add(waiter);
@@ -55,7 +64,7 @@ export class Watchdog {
         },
         (e) => {
           this.#settle(waiter);
-          reject(e);
+          reject(mapError(e));
         },
       );
     });
