@@ -4,13 +4,17 @@
  * Usage: `deno run --allow-all scripts/bench/runners/ours.ts WORKLOAD plain|tls`
  * (or `ours.ts probe` to ask whether the client can be loaded at all).
  *
- * The client is loaded with a dynamic import of the repository's `mod.ts`, so this file type-checks
- * and the benchmark keeps running (with "unavailable" rows) before `mod.ts` exists. The API used
- * is the one DESIGN.md §4 fixes; {@link OursModule} spells out the slice of it this runner needs.
+ * The API used is the one DESIGN.md §4 fixes, imported from the repository's `mod.ts`.
  *
  * @module
  */
 
+import {
+  type CommandResult,
+  type Datum,
+  IMAP4,
+  IMAP4_SSL,
+} from "../../../mod.ts";
 import {
   BULK_ITEMS,
   META_ITEMS,
@@ -22,65 +26,24 @@ import {
 } from "./_common.ts";
 
 /** One item of an imaplib-style `data` array: a line, a (line, literal) pair, or null. */
-type DataItem = string | [string, Uint8Array] | null;
+type DataItem = Datum;
 
 /** The `[typ, data]` every imaplib-layer command resolves to. */
-type Response = [string, DataItem[]];
+type Response = CommandResult;
 
-/** The slice of the IMAP4 instance API this runner calls. */
-interface Imap4Like {
-  login(user: string, password: string): Promise<Response>;
-  select(mailbox?: string): Promise<Response>;
-  fetch(messageSet: string, parts: string): Promise<Response>;
-  uid(command: string, ...args: string[]): Promise<Response>;
-  noop(): Promise<Response>;
-  logout(): Promise<Response>;
-  fetchStream(
-    set: string,
-    parts: string,
-  ): AsyncIterable<(string | [string, Uint8Array] | null)[]>;
-}
+/** The client, as the runner uses it. */
+type Imap4Like = IMAP4;
 
-/** The slice of mod.ts this runner imports. */
-interface OursModule {
-  IMAP4: {
-    connect(
-      host: string,
-      port: number,
-      options?: Record<string, unknown>,
-    ): Promise<Imap4Like>;
-  };
-  IMAP4_SSL: {
-    connect(
-      host: string,
-      port: number,
-      options?: Record<string, unknown>,
-    ): Promise<Imap4Like>;
-  };
-}
-
-const MOD_URL = new URL("../../../mod.ts", import.meta.url).href;
+/** The client module. */
+type OursModule = { IMAP4: typeof IMAP4; IMAP4_SSL: typeof IMAP4_SSL };
 
 /**
- * Loads the client, or says why it cannot be loaded.
+ * The client module (kept behind a function so the runner's probe mode stays as it was).
  *
- * @returns The module, or the reason as a string.
+ * @returns The module.
  */
-async function load(): Promise<OursModule | string> {
-  try {
-    // A computed specifier: `deno check` does not follow it, so a missing mod.ts is not an error.
-    const mod = await import(MOD_URL) as Partial<OursModule>;
-    if (
-      typeof mod.IMAP4?.connect !== "function" ||
-      typeof mod.IMAP4_SSL?.connect !== "function"
-    ) {
-      return "unavailable: mod.ts does not export IMAP4.connect and IMAP4_SSL.connect";
-    }
-    return mod as OursModule;
-  } catch (error) {
-    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    return `unavailable: ${message}`;
-  }
+function load(): Promise<OursModule | string> {
+  return Promise.resolve({ IMAP4, IMAP4_SSL });
 }
 
 // The response line of a data item: the item itself, or the line before a literal.
@@ -148,18 +111,7 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
         break;
       }
       case "bulk_stream": {
-        const counts = await bulkStream(M);
-        if (counts === null) {
-          return {
-            ...base,
-            ms: null,
-            bytes: 0,
-            items: 0,
-            ok: false,
-            skipped: "not implemented: streaming FETCH API (TODO in scripts/bench/runners/ours.ts)",
-          };
-        }
-        ({ items, bytes } = counts);
+        ({ items, bytes } = await bulkStream(M));
         ok = items === s.messages &&
           (s.expectBytes === 0 || bytes === s.expectBytes);
         break;
@@ -207,7 +159,10 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
             bytes,
             items,
             ok,
-            error: `${s.trips - items} of ${s.trips} concurrent uid() calls got no FETCH data ` +
+            error:
+              `${
+                s.trips - items
+              } of ${s.trips} concurrent uid() calls got no FETCH data ` +
               `(${lines} FETCH lines returned in all)`,
           };
         }
