@@ -16,7 +16,7 @@
  */
 
 import { record, recordConnections } from "../lib/harness/mod.ts";
-import type { ServerTransport } from "../transports/listen.ts";
+import { streamTransport } from "../lib/harness/_shared.ts";
 
 const certDir = new URL("../fixtures/certs/replay/", import.meta.url);
 
@@ -27,43 +27,6 @@ function usage(): never {
       "       record.ts --stream FILE [--server NAME] -- COMMAND [ARGS...]",
   );
   Deno.exit(2);
-}
-
-/** A byte stream over a reader and a writer, closing both (and maybe more) on close. */
-function streamConn(
-  readable: ReadableStream<Uint8Array>,
-  writable: WritableStream<Uint8Array>,
-  onClose: () => Promise<void> = () => Promise.resolve(),
-): ServerTransport {
-  const reader = readable.getReader();
-  const writer = writable.getWriter();
-  let pending: Uint8Array = new Uint8Array(0);
-  let closed = false;
-  return {
-    kind: "stream",
-    async read(buf) {
-      if (pending.length === 0) {
-        if (closed) return null;
-        const r = await reader.read();
-        if (r.done || closed) return null;
-        pending = r.value;
-      }
-      const n = Math.min(buf.length, pending.length);
-      buf.set(pending.subarray(0, n));
-      pending = pending.subarray(n);
-      return n;
-    },
-    async write(data) {
-      await writer.write(data);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await writer.close().catch(() => {});
-      await reader.cancel().catch(() => {});
-      await onClose();
-    },
-  };
 }
 
 async function main(args: string[]): Promise<number> {
@@ -84,12 +47,16 @@ async function main(args: string[]): Promise<number> {
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    const upstream = streamConn(child.stdout, child.stdin, async () => {
-      const timer = setTimeout(() => child.kill(), 2000);
-      await child.status;
-      clearTimeout(timer);
+    // Cancelling the readables on close ends a relay direction still waiting to read.
+    const upstream = streamTransport(child.stdout, child.stdin, {
+      cancel: true,
+      async onClose() {
+        const timer = setTimeout(() => child.kill(), 2000);
+        await child.status;
+        clearTimeout(timer);
+      },
     });
-    const client = streamConn(Deno.stdin.readable, Deno.stdout.writable);
+    const client = streamTransport(Deno.stdin.readable, Deno.stdout.writable, { cancel: true });
     const bytes = await recordConnections(client, {
       read: upstream.read,
       write: upstream.write,

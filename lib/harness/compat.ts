@@ -28,6 +28,7 @@
 import type { CommandResult, Datum, IMAP4, TlsConnectOptions } from "../imap4.ts";
 import { IMAP4Error } from "../errors.ts";
 import { SessionTracker, type Transcript } from "./transcript.ts";
+import { equalBytes } from "./_shared.ts";
 
 /** How a scenario reaches the server. */
 export type ConnectionKind = "tcp" | "tls" | "stream";
@@ -599,12 +600,20 @@ async function compatAuth(s: CompatSession): Promise<void> {
   await s.call("LOGOUT", "logout");
 }
 
-/** Makes a scratch mailbox and returns its name, or null when that failed. */
+/** Makes a scratch mailbox and returns its name; when that fails, logs out and returns null. */
 async function scratch(s: CompatSession): Promise<string | null> {
   const { prefix } = await mailboxLayout(s);
   const box = scratchName(s, prefix);
   const r = await s.call("CREATE", "create", [box]);
-  return r?.[0] === "OK" ? box : null;
+  if (r?.[0] === "OK") return box;
+  await s.call("LOGOUT", "logout");
+  return null;
+}
+
+/** Logs in, then makes a scratch mailbox; null when either failed (the scenario is over). */
+async function loginToScratch(s: CompatSession): Promise<string | null> {
+  if (!await login(s)) return null;
+  return await scratch(s);
 }
 
 async function cleanup(s: CompatSession, box: string): Promise<void> {
@@ -655,7 +664,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       // (APPEND to a nonexistent mailbox is left out: the server refuses the synchronising
       // literal with a tagged NO before "+", which the transcript format cannot express.)
       const box = await scratch(s);
-      if (box === null) return await s.call("LOGOUT", "logout").then(() => {});
+      if (box === null) return;
       await s.call("APPEND", "append", [box, null, FIXED_DATE, { $message: [9, 0] }]);
       await s.call("SELECT", "select", [box]);
       await s.call("FETCH (bad item)", "fetch", ["1", "(NOSUCHITEM)"]);
@@ -694,9 +703,8 @@ export const SCENARIOS: Record<string, Scenario> = {
     kind: "tcp",
     table: false,
     async run(s) {
-      if (!await login(s)) return;
-      const box = await scratch(s);
-      if (box === null) return await s.call("LOGOUT", "logout").then(() => {});
+      const box = await loginToScratch(s);
+      if (box === null) return;
       // Not empty: Mailutils never announces a message arriving in an empty selected mailbox.
       await s.call("APPEND", "append", [box, null, FIXED_DATE, { $message: [6, 0] }]);
       await s.call("SELECT", "select", [box]);
@@ -715,9 +723,8 @@ export const SCENARIOS: Record<string, Scenario> = {
     kind: "tcp",
     table: false,
     async run(s) {
-      if (!await login(s)) return;
-      const box = await scratch(s);
-      if (box === null) return await s.call("LOGOUT", "logout").then(() => {});
+      const box = await loginToScratch(s);
+      if (box === null) return;
       const lf = decoder.decode(testMessage(4)).replace(/\r\n/g, "\n");
       await s.call("APPEND (flags, date)", "append", [
         box,
@@ -741,9 +748,8 @@ export const SCENARIOS: Record<string, Scenario> = {
     kind: "tcp",
     table: false,
     async run(s) {
-      if (!await login(s)) return;
-      const box = await scratch(s);
-      if (box === null) return await s.call("LOGOUT", "logout").then(() => {});
+      const box = await loginToScratch(s);
+      if (box === null) return;
       await s.call("APPEND (200 KiB)", "append", [
         box,
         null,
@@ -1053,12 +1059,6 @@ export async function checkCalls(
     await (M as IMAP4 | null)?.shutdown();
   }
   return out;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

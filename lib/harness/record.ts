@@ -36,6 +36,7 @@ import {
   type TranscriptLine,
   writeTranscript,
 } from "./transcript.ts";
+import { joinBytes } from "./_shared.ts";
 
 const encoder = new TextEncoder();
 const MARKER = encoder.encode(SECRET_MARKER);
@@ -108,7 +109,7 @@ class Framer {
   ) {}
 
   push(chunk: Uint8Array): void {
-    let data = this.#buf.length > 0 ? concat(this.#buf, chunk) : chunk;
+    let data = this.#buf.length > 0 ? joinBytes([this.#buf, chunk]) : chunk;
     this.#buf = new Uint8Array(0);
     while (data.length > 0) {
       if (this.#literal !== null) {
@@ -118,7 +119,7 @@ class Framer {
         lit.remaining -= take;
         data = data.subarray(take);
         if (lit.remaining === 0) {
-          lit.entry.literal = lit.secret ? MARKER.slice() : concat(...lit.parts);
+          lit.entry.literal = lit.secret ? MARKER.slice() : joinBytes(lit.parts);
           this.#literal = null;
         }
         continue;
@@ -151,16 +152,6 @@ class Framer {
   get openEntry(): TranscriptLine | null {
     return this.#literal?.entry ?? null;
   }
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Options of a recording session. */

@@ -46,6 +46,7 @@ import {
   type Transcript,
   type TranscriptLine,
 } from "./transcript.ts";
+import { equalBytes, joinBytes, streamTransport } from "./_shared.ts";
 
 /** The client sent something other than the transcript's next `C:` line. */
 export class ReplayMismatch extends Error {
@@ -132,26 +133,10 @@ function toTranscript(t: Uint8Array | Transcript): Transcript {
   return t instanceof Uint8Array ? parseTranscript(t) : t;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
   return n;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Where the marker stands as a whole token in `line`, or -1. */
@@ -218,7 +203,7 @@ class Reader {
       const n = await Promise.race([this.#conn.read(chunk), timedOut]);
       if (n === "timeout") throw new ReadTimeout(this.#timeout);
       if (n === null) return false;
-      this.#buf = concat(this.#buf, chunk.subarray(0, n));
+      this.#buf = joinBytes([this.#buf, chunk.subarray(0, n)]);
       return true;
     } finally {
       clearTimeout(timer);
@@ -264,7 +249,7 @@ function mapServerLine(line: Uint8Array, info: ServerLineInfo, tags: Map<string,
   if (info.role !== "response") return line;
   const live = tags.get(info.first);
   if (live !== undefined && info.first !== "*" && info.first !== "+") {
-    return concat(encoder.encode(live), line.subarray(info.first.length));
+    return joinBytes([encoder.encode(live), line.subarray(info.first.length)]);
   }
   if (info.first === "*") {
     const m = /^\* ESEARCH \(TAG "([^"\\]*)"\)/i.exec(lineText(line));
@@ -272,7 +257,7 @@ function mapServerLine(line: Uint8Array, info: ServerLineInfo, tags: Map<string,
     if (m !== null && mapped !== undefined) {
       const at = m[0].length - 2 - m[1].length;
       const text = encoder.encode(mapped);
-      return concat(line.subarray(0, at), text, line.subarray(at + m[1].length));
+      return joinBytes([line.subarray(0, at), text, line.subarray(at + m[1].length)]);
     }
   }
   return line;
@@ -306,7 +291,7 @@ export async function replayConnection(
   let clientLines = 0;
   const flush = async () => {
     if (out.length === 0) return;
-    const data = concat(...out);
+    const data = joinBytes(out);
     out = [];
     await conn.write(data);
   };
@@ -375,7 +360,7 @@ export async function replayConnection(
         const live = new TextDecoder().decode(received.subarray(0, sp === -1 ? 0 : sp));
         if (live !== "") {
           tags.set(info.tag, live);
-          expected = concat(encoder.encode(live), e.line.subarray(info.tag.length));
+          expected = joinBytes([encoder.encode(live), e.line.subarray(info.tag.length)]);
         }
       }
       const secretLiteral = e.literal !== undefined && equalBytes(e.literal, MARKER);
@@ -492,37 +477,8 @@ export function replayStdio(
   writable: WritableStream<Uint8Array>,
   options: ReplayOptions = {},
 ): Promise<ReplayResult> {
-  const reader = readable.getReader();
-  const writer = writable.getWriter();
-  let pending: Uint8Array = new Uint8Array(0);
-  let closed = false;
-  const conn: ServerTransport = {
-    kind: "stream",
-    async read(buf) {
-      if (pending.length === 0) {
-        if (closed) return null;
-        const r = await reader.read();
-        if (r.done) return null;
-        pending = r.value;
-      }
-      const n = Math.min(buf.length, pending.length);
-      buf.set(pending.subarray(0, n));
-      pending = pending.subarray(n);
-      return n;
-    },
-    async write(data) {
-      await writer.write(data);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      try {
-        await writer.close();
-      } catch { /* the reader went away */ }
-      reader.releaseLock();
-    },
-  };
-  return replayConnection(transcript, conn, options);
+  // The streams are the caller's (a process's stdio): let go of them without cancelling.
+  return replayConnection(transcript, streamTransport(readable, writable), options);
 }
 
 /** One transcript of a suite. */

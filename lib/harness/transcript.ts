@@ -18,6 +18,8 @@
  * @module
  */
 
+import { joinBytes } from "./_shared.ts";
+
 /** Stands for a redacted secret: a whole argument, a whole payload line, or a literal's bytes. */
 export const SECRET_MARKER = "<redacted>";
 
@@ -180,33 +182,22 @@ export function parseTranscript(bytes: Uint8Array): Transcript {
 export function writeTranscript(transcript: Transcript | TranscriptEntry[]): Uint8Array {
   const entries = Array.isArray(transcript) ? transcript : transcript.entries;
   const parts: Uint8Array[] = [];
-  let total = 0;
-  const push = (b: Uint8Array) => {
-    parts.push(b);
-    total += b.length;
-  };
   const prefixes = { S: encoder.encode("S: "), C: encoder.encode("C: ") };
   for (const e of entries) {
     if (e.kind === "comment") {
-      push(e.raw);
+      parts.push(e.raw);
       continue;
     }
-    push(prefixes[e.side]);
-    push(e.line);
+    parts.push(prefixes[e.side]);
+    parts.push(e.line);
     const lit = literalOf(e.line);
     const size = e.literal?.length ?? 0;
     if (lit !== null && e.line[e.line.length - 1] === LF && lit.size !== size) {
       throw new RangeError(`Literal of line "${lineText(e.line)}" has ${size} bytes`);
     }
-    if (e.literal !== undefined) push(e.literal);
+    if (e.literal !== undefined) parts.push(e.literal);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return joinBytes(parts);
 }
 
 /**

@@ -49,10 +49,7 @@ export async function fillMaildir(
     const msg = generateMessage(i, seed);
     wireBytes += msg.wireSize;
     // Dovecot reads S= (file size) and W= (size with CRLF) from the name instead of the file.
-    const name =
-      `${
-        NAME_BASE + i
-      }.M${i}P1.bench,S=${msg.bytes.length},W=${msg.wireSize}:2,` +
+    const name = `${NAME_BASE + i}.M${i}P1.bench,S=${msg.bytes.length},W=${msg.wireSize}:2,` +
       msg.flags;
     const path = `${cur}/${name}`;
     await Deno.writeFile(path, msg.bytes, { mode: 0o600 });

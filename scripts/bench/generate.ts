@@ -257,15 +257,9 @@ function rfc5322Date(d: Date, offsetMinutes: number): string {
   const local = new Date(d.getTime() + offsetMinutes * 60_000);
   const sign = offsetMinutes < 0 ? "-" : "+";
   const abs = Math.abs(offsetMinutes);
-  return `${DAYS[local.getUTCDay()]}, ${local.getUTCDate()} ${
-    MONTHS[local.getUTCMonth()]
-  } ` +
-    `${local.getUTCFullYear()} ${pad2(local.getUTCHours())}:${
-      pad2(local.getUTCMinutes())
-    }:` +
-    `${pad2(local.getUTCSeconds())} ${sign}${pad2(Math.floor(abs / 60))}${
-      pad2(abs % 60)
-    }`;
+  return `${DAYS[local.getUTCDay()]}, ${local.getUTCDate()} ${MONTHS[local.getUTCMonth()]} ` +
+    `${local.getUTCFullYear()} ${pad2(local.getUTCHours())}:${pad2(local.getUTCMinutes())}:` +
+    `${pad2(local.getUTCSeconds())} ${sign}${pad2(Math.floor(abs / 60))}${pad2(abs % 60)}`;
 }
 
 /**
@@ -280,8 +274,7 @@ export function generateMessage(
   seed: number = DEFAULT_SEED,
 ): GeneratedMessage {
   const rand = mulberry32(mix(seed, index));
-  const int = (lo: number, hi: number) =>
-    lo + Math.floor(rand() * (hi - lo + 1));
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const hex = (n: number) => {
     let s = "";
@@ -323,11 +316,8 @@ export function generateMessage(
     const utf8 = rand() < 0.3;
     const first = utf8 ? pick(FIRST_UTF8) : pick(FIRST);
     const last = utf8 ? pick(LAST_UTF8) : pick(LAST);
-    const ascii = (s: string) =>
-      s.normalize("NFD").replace(/[^a-zA-Z]/g, "").toLowerCase() || "x";
-    const address = `${ascii(first)}.${ascii(last)}${int(1, 99)}@${
-      pick(DOMAINS)
-    }`;
+    const ascii = (s: string) => s.normalize("NFD").replace(/[^a-zA-Z]/g, "").toLowerCase() || "x";
+    const address = `${ascii(first)}.${ascii(last)}${int(1, 99)}@${pick(DOMAINS)}`;
     return {
       display: `${encodedWord(`${first} ${last}`, rand() < 0.5)} <${address}>`,
       address,
@@ -351,27 +341,19 @@ export function generateMessage(
   let hopTime = date.getTime() + int(5, 30) * 1000;
   for (let hop = int(2, 6); hop > 0; hop--) {
     const by = `${pick(RELAYS)}${int(1, 9)}.${pick(DOMAINS)}`;
-    const fromHost = `${pick(RELAYS)}${int(1, 9)}.${
-      hop === 1 ? domain : pick(DOMAINS)
-    }`;
+    const fromHost = `${pick(RELAYS)}${int(1, 9)}.${hop === 1 ? domain : pick(DOMAINS)}`;
     const ip = `192.0.2.${int(1, 254)}`;
     headers.push(
       `Received: from ${fromHost} (${fromHost} [${ip}])\n\tby ${by} (Postfix) with ESMTPS id ` +
-        `${hex(10).toUpperCase()}\n\tfor <${to[0].address}>; ${
-          rfc5322Date(new Date(hopTime), 0)
-        }`,
+        `${hex(10).toUpperCase()}\n\tfor <${to[0].address}>; ${rfc5322Date(new Date(hopTime), 0)}`,
     );
     hopTime -= int(1, 20) * 1000;
   }
   if (rand() < 0.6) {
     const sig = base64(Uint8Array.from({ length: 192 }, () => int(0, 255)));
     headers.push(
-      `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=${domain}; s=sel${
-        int(1, 3)
-      };\n\t` +
-        `h=from:to:subject:date:message-id; bh=${
-          base64(encoder.encode(hex(24)))
-        };\n\t` +
+      `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=${domain}; s=sel${int(1, 3)};\n\t` +
+        `h=from:to:subject:date:message-id; bh=${base64(encoder.encode(hex(24)))};\n\t` +
         `b=${wrap(sig, 70).replaceAll("\n", "\n\t ")}`,
     );
   }
@@ -405,9 +387,7 @@ export function generateMessage(
   const alternative = (size: number) => {
     const paras = paragraphs(size * 0.38, 0.08);
     const html = '<html><head><meta charset="utf-8"></head><body>\n' +
-      paras.map((p) =>
-        `<p style="margin:0 0 1em 0">${p.replaceAll("\n", " ")}</p>`
-      ).join("\n") +
+      paras.map((p) => `<p style="margin:0 0 1em 0">${p.replaceAll("\n", " ")}</p>`).join("\n") +
       "\n</body></html>";
     const b = boundary("alt");
     return {
@@ -420,8 +400,7 @@ export function generateMessage(
   let contentType: string;
   let body: string;
   if (kind < 0.3) {
-    contentType =
-      "text/plain; charset=UTF-8\nContent-Transfer-Encoding: quoted-printable";
+    contentType = "text/plain; charset=UTF-8\nContent-Transfer-Encoding: quoted-printable";
     body = quotedPrintable(paragraphs(budget * 0.95, 0.08).join("\n\n")) + "\n";
   } else if (kind < 0.75) {
     const alt = alternative(budget);
@@ -438,8 +417,7 @@ export function generateMessage(
     const name = `${pick(WORDS)}_${pick(WORDS)}_${int(1, 999)}.${ext}`;
     const b = boundary("mix");
     contentType = `multipart/mixed;\n\tboundary="${b}"`;
-    body =
-      `This is a multi-part message in MIME format.\n--${b}\nContent-Type: ${alt.type}\n\n` +
+    body = `This is a multi-part message in MIME format.\n--${b}\nContent-Type: ${alt.type}\n\n` +
       `${alt.body}\n--${b}\nContent-Type: ${mime}; name="${name}"\n` +
       `Content-Disposition: attachment; filename="${name}"\nContent-Transfer-Encoding: base64\n\n` +
       `${wrap(base64(data), 76)}\n--${b}--\n`;
@@ -451,13 +429,7 @@ export function generateMessage(
   let lf = 0;
   for (const b of bytes) if (b === 10) lf++;
   const flagRoll = rand();
-  const flags = flagRoll < 0.6
-    ? "S"
-    : flagRoll < 0.7
-    ? "RS"
-    : flagRoll < 0.75
-    ? "FS"
-    : "";
+  const flags = flagRoll < 0.6 ? "S" : flagRoll < 0.7 ? "RS" : flagRoll < 0.75 ? "FS" : "";
   return { bytes, wireSize: bytes.length + lf, date, flags };
 }
 

@@ -107,6 +107,11 @@ export function select(tag = "A2"): Step[] {
   ];
 }
 
+/** Greeting, LOGIN (A1) and SELECT (A2): the next command the client sends is A3. */
+export function selected(): Step[] {
+  return [...greet(), ...login(), ...select()];
+}
+
 /** The connection a script runs against; exposed to `run` steps. */
 export interface Peer {
   /** Writes bytes as a `send` step would. */
@@ -416,6 +421,20 @@ export const OPTS: IMAP4Options = { timeout: 300, tagPrefix: "A" };
 /** Connects a client to `srv` with {@link OPTS} and `extra`. */
 export function connect(srv: HostileServer, extra: IMAP4Options = {}): Promise<IMAP4> {
   return IMAP4.connect("127.0.0.1", srv.port, { ...OPTS, ...extra });
+}
+
+/**
+ * Connects a client to `srv`, logs in and selects INBOX (the server plays {@link selected}).
+ *
+ * @param srv the hostile server
+ * @param extra client options on top of {@link OPTS}
+ * @returns the client, in state SELECTED
+ */
+export async function openSelected(srv: HostileServer, extra: IMAP4Options = {}): Promise<IMAP4> {
+  const M = await connect(srv, extra);
+  await M.login("user", "pw");
+  await M.select("INBOX");
+  return M;
 }
 
 /** What a call gave, and how long it took. */

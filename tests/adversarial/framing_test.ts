@@ -15,9 +15,9 @@ import {
   greet,
   hangUp,
   hostile,
-  login,
+  openSelected,
   run,
-  select,
+  selected,
   send,
   type Step,
   timed,
@@ -25,18 +25,6 @@ import {
 } from "./_hostile.ts";
 
 const enc = new TextEncoder();
-
-/** Greeting, LOGIN (A1) and SELECT (A2): the next command is A3. */
-function selected(): Step[] {
-  return [...greet(), ...login(), ...select()];
-}
-
-async function openSelected(srv: ReturnType<typeof hostile>, extra = {}): Promise<IMAP4> {
-  const M = await connect(srv, extra);
-  await M.login("user", "pw");
-  await M.select("INBOX");
-  return M;
-}
 
 function bytes(...parts: (string | Uint8Array)[]): Uint8Array {
   const bs = parts.map((p) => typeof p === "string" ? enc.encode(p) : p);

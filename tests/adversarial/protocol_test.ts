@@ -20,8 +20,9 @@ import {
   hangUp,
   hostile,
   login,
+  openSelected,
   readBytes,
-  select,
+  selected,
   send,
   type Step,
   timed,
@@ -29,17 +30,6 @@ import {
 } from "./_hostile.ts";
 
 const enc = new TextEncoder();
-
-function selected(): Step[] {
-  return [...greet(), ...login(), ...select()];
-}
-
-async function openSelected(srv: ReturnType<typeof hostile>, extra = {}): Promise<IMAP4> {
-  const M = await connect(srv, extra);
-  await M.login("user", "pw");
-  await M.select("INBOX");
-  return M;
-}
 
 Deno.test("unsolicited BYE between commands: the next command aborts with the server's words", async () => {
   await using srv = hostile([...greet(), send("* BYE server shutting down\r\n"), wait(5000)]);

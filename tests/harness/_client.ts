@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { lineText, SessionTracker, type Transcript } from "../../lib/harness/mod.ts";
+import { TLS } from "./_common.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -109,4 +110,29 @@ export async function drive(
   }
   await check();
   assert.equal(await r.rest(), "", "the replay server closes after the transcript");
+}
+
+/**
+ * Connects to `server` over TCP and {@link drive}s `t` through it, upgrading with STARTTLS (trusting
+ * the replay test certificate) where the transcript does; closes the connection at the end.
+ */
+export async function driveTcp(
+  server: { hostname: string; port: number },
+  t: Transcript,
+  tagFor?: (recorded: string, n: number) => string,
+): Promise<void> {
+  const conn = await Deno.connect({ hostname: server.hostname, port: server.port });
+  try {
+    await drive(
+      conn,
+      t,
+      async (c) =>
+        await Deno.startTls(c as Deno.TcpConn, { hostname: "localhost", caCerts: [TLS.cert] }),
+      tagFor,
+    );
+  } finally {
+    try {
+      conn.close();
+    } catch { /* upgraded: the TLS connection owns it */ }
+  }
 }

@@ -27,16 +27,11 @@ import {
   type RecordedCall,
   transcriptCommands,
 } from "../../lib/harness/compat.ts";
+import { ROOT, TLS } from "./_common.ts";
 
-const root = new URL("../../", import.meta.url);
-const fixtures = new URL("fixtures/transcripts/", root);
-const certDir = new URL("fixtures/certs/replay/", root);
-const replayScript = new URL("scripts/replay.ts", root).pathname;
-const tls = {
-  cert: await Deno.readTextFile(new URL("cert.pem", certDir)),
-  key: await Deno.readTextFile(new URL("key.pem", certDir)),
-};
-const clientTls = { caCerts: [tls.cert], hostname: "localhost" };
+const fixtures = new URL("fixtures/transcripts/", ROOT);
+const replayScript = new URL("scripts/replay.ts", ROOT).pathname;
+const clientTls = { caCerts: [TLS.cert], hostname: "localhost" };
 const SERVERS = ["dovecot", "cyrus", "courier", "mailutils"];
 
 interface Fixture {
@@ -86,7 +81,10 @@ async function conform(transcript: Transcript, file: string, calls: RecordedCall
     }, { tls: clientTls });
     return { results, replayError: undefined };
   }
-  await using server = await replay(transcript, { tls, implicitTls: meta.transport === "tls" });
+  await using server = await replay(transcript, {
+    tls: TLS,
+    implicitTls: meta.transport === "tls",
+  });
   const connect = (kind: ConnectionKind): Promise<IMAP4> =>
     kind === "tls"
       ? IMAP4_SSL.connect(server.hostname, server.port, clientTls)
@@ -180,7 +178,7 @@ async function tamperedProblems(name: string, from: string, to: string): Promise
   const fx = all.find((f) => f.server === "dovecot" && f.name === name);
   assert.ok(fx?.calls, `dovecot/${name} fixture`);
   const transcript = parseTranscript(await Deno.readFile(fx.file));
-  await using server = await replay(transcript, { tls, implicitTls: false });
+  await using server = await replay(transcript, { tls: TLS, implicitTls: false });
   const transports = await tampering(from, to);
   const results = await checkCalls(
     fx.calls,

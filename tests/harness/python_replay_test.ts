@@ -2,15 +2,9 @@
 // Dovecot and must get the same results it got from the live server (saved beside each fixture).
 import assert from "node:assert/strict";
 import { parseTranscript, replay } from "../../lib/harness/mod.ts";
+import { CERT_DIR, DOVECOT, ROOT, TLS } from "./_common.ts";
 
 const dec = new TextDecoder();
-const root = new URL("../../", import.meta.url);
-const dovecot = new URL("fixtures/transcripts/dovecot/", root);
-const certDir = new URL("fixtures/certs/replay/", root);
-const tls = {
-  cert: await Deno.readTextFile(new URL("cert.pem", certDir)),
-  key: await Deno.readTextFile(new URL("key.pem", certDir)),
-};
 const hasPython = await new Deno.Command("python3", { args: ["-c", "import imaplib"] }).output()
   .then((o) => o.success, () => false);
 
@@ -72,19 +66,19 @@ for (const scenario of ["authenticate", "basic", "login_failed", "login_literal"
     name: `python imaplib gets the recorded results from a replay of python_${scenario}`,
     ignore: !hasPython,
     async fn() {
-      const file = new URL(`python_${scenario}.imap`, dovecot);
+      const file = new URL(`python_${scenario}.imap`, DOVECOT);
       const expected = JSON.parse(
-        await Deno.readTextFile(new URL(`python_${scenario}.expected.json`, dovecot)),
+        await Deno.readTextFile(new URL(`python_${scenario}.expected.json`, DOVECOT)),
       );
       await using server = await replay(parseTranscript(await Deno.readFile(file)), {
-        tls,
+        tls: TLS,
         implicitTls: false,
       });
       const got = await python({
         SCENARIO: scenario,
         HOST: server.hostname,
         PORT: String(server.port),
-        CA: new URL("cert.pem", certDir).pathname,
+        CA: new URL("cert.pem", CERT_DIR).pathname,
       });
       const result = await server.done;
       assert.equal(result.error, undefined);
@@ -97,10 +91,10 @@ Deno.test({
   name: "python IMAP4_stream gets the recorded results from scripts/replay.ts --stdio",
   ignore: !hasPython,
   async fn() {
-    const file = new URL("python_stream.imap", dovecot).pathname;
-    const script = new URL("scripts/replay.ts", root).pathname;
+    const file = new URL("python_stream.imap", DOVECOT).pathname;
+    const script = new URL("scripts/replay.ts", ROOT).pathname;
     const expected = JSON.parse(
-      await Deno.readTextFile(new URL("python_stream.expected.json", dovecot)),
+      await Deno.readTextFile(new URL("python_stream.expected.json", DOVECOT)),
     );
     const got = await python({
       SCENARIO: "stream",

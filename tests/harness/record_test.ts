@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { drive, PASSWORD } from "./_client.ts";
+import { driveTcp, PASSWORD } from "./_client.ts";
+import { DOVECOT, PYTHON_FIXTURES, TLS } from "./_common.ts";
 import {
   metadataOf,
   parseTranscript,
@@ -11,13 +12,6 @@ import {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const root = new URL("../../", import.meta.url);
-const dovecot = new URL("fixtures/transcripts/dovecot/", root);
-const certDir = new URL("fixtures/certs/replay/", root);
-const tls = {
-  cert: await Deno.readTextFile(new URL("cert.pem", certDir)),
-  key: await Deno.readTextFile(new URL("key.pem", certDir)),
-};
 
 /** The transcript without its comment lines, as bytes. */
 const body = (t: Transcript) =>
@@ -80,43 +74,21 @@ Deno.test("recording session masks LOGIN passwords in every form and AUTHENTICAT
   assert.equal(parseTranscript(out).entries.length, 26);
 });
 
-const fixtureNames = [
-  "python_authenticate.imap",
-  "python_basic.imap",
-  "python_login_failed.imap",
-  "python_login_literal.imap",
-  "python_starttls.imap",
-  "python_stream.imap",
-];
-
-for (const name of fixtureNames) {
+for (const name of PYTHON_FIXTURES) {
   Deno.test(`recorder between a client and a replay of ${name} writes the same session`, async () => {
-    const fixture = parseTranscript(await Deno.readFile(new URL(name, dovecot)));
-    await using upstream = await replay(fixture, { tls, implicitTls: false });
+    const fixture = parseTranscript(await Deno.readFile(new URL(name, DOVECOT)));
+    await using upstream = await replay(fixture, { tls: TLS, implicitTls: false });
     await using rec = await record({
       upstream: {
         hostname: upstream.hostname,
         port: upstream.port,
-        caCerts: [tls.cert],
+        caCerts: [TLS.cert],
         servername: "localhost",
       },
-      starttlsCert: tls,
+      starttlsCert: TLS,
       server: "replay",
     });
-    const conn = await Deno.connect({ hostname: rec.hostname, port: rec.port });
-    try {
-      await drive(
-        conn,
-        fixture,
-        async (c) =>
-          await Deno.startTls(c as Deno.TcpConn, { hostname: "localhost", caCerts: [tls.cert] }),
-        (recorded) => recorded,
-      );
-    } finally {
-      try {
-        conn.close();
-      } catch { /* upgraded */ }
-    }
+    await driveTcp(rec, fixture, (recorded) => recorded);
     const bytes = await rec.done;
     assert.deepEqual(await upstream.done, {
       ok: true,

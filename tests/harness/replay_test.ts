@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { drive, type Duplex, Reads } from "./_client.ts";
+import { drive, driveTcp, type Duplex, Reads } from "./_client.ts";
+import { DOVECOT, PYTHON_FIXTURES, ROOT, TLS } from "./_common.ts";
 import {
   parseTranscript,
   replay,
@@ -11,45 +12,17 @@ import {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const root = new URL("../../", import.meta.url);
-const dovecot = new URL("fixtures/transcripts/dovecot/", root);
-const certDir = new URL("fixtures/certs/replay/", root);
-const tls = {
-  cert: await Deno.readTextFile(new URL("cert.pem", certDir)),
-  key: await Deno.readTextFile(new URL("key.pem", certDir)),
-};
 const fixture = async (name: string) =>
-  parseTranscript(await Deno.readFile(new URL(name, dovecot)));
+  parseTranscript(await Deno.readFile(new URL(name, DOVECOT)));
 
 const clientLines = (t: Transcript) =>
   t.entries.filter((e) => e.kind === "line" && e.side === "C").length;
 
-const fixtureNames = [
-  "python_authenticate.imap",
-  "python_basic.imap",
-  "python_login_failed.imap",
-  "python_login_literal.imap",
-  "python_starttls.imap",
-  "python_stream.imap",
-];
-
-for (const name of fixtureNames) {
+for (const name of PYTHON_FIXTURES) {
   Deno.test(`replay serves ${name} to a raw client with other tags and secrets`, async () => {
     const t = await fixture(name);
-    await using server = await replay(t, { tls, implicitTls: false });
-    const conn = await Deno.connect({ hostname: server.hostname, port: server.port });
-    try {
-      await drive(
-        conn,
-        t,
-        async (c) =>
-          await Deno.startTls(c as Deno.TcpConn, { hostname: "localhost", caCerts: [tls.cert] }),
-      );
-    } finally {
-      try {
-        conn.close();
-      } catch { /* upgraded: the TLS connection owns it */ }
-    }
+    await using server = await replay(t, { tls: TLS, implicitTls: false });
+    await driveTcp(server, t);
     const result = await server.done;
     assert.equal(result.error, undefined);
     assert.deepEqual(result, { ok: true, clientLines: clientLines(t) });
@@ -58,11 +31,11 @@ for (const name of fixtureNames) {
 
 Deno.test("replay serves implicit TLS with the test certificate", async () => {
   const t = await fixture("python_basic.imap");
-  await using server = await replay(t, { tls });
+  await using server = await replay(t, { tls: TLS });
   const conn = await Deno.connectTls({
     hostname: "localhost",
     port: server.port,
-    caCerts: [tls.cert],
+    caCerts: [TLS.cert],
   });
   try {
     await drive(conn, t);
@@ -147,14 +120,13 @@ Deno.test("replay maps the tag inside ESEARCH responses", async () => {
   assert.equal(got, '* OK hi\r\n* ESEARCH (TAG "x-9") MIN 2\r\nx-9 OK\r\n');
 });
 
-Deno.test("scripts/replay.ts --stdio serves a transcript over stdin/stdout", async () => {
-  const file = new URL("python_stream.imap", dovecot);
-  const t = parseTranscript(await Deno.readFile(file));
-  const child = new Deno.Command(Deno.execPath(), {
+/** Starts `scripts/replay.ts --stdio` on `file`, with stdin, stdout and stderr piped. */
+function spawnStdioReplay(file: URL): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-read",
-      new URL("scripts/replay.ts", root).pathname,
+      new URL("scripts/replay.ts", ROOT).pathname,
       "--stdio",
       file.pathname,
     ],
@@ -162,6 +134,12 @@ Deno.test("scripts/replay.ts --stdio serves a transcript over stdin/stdout", asy
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+Deno.test("scripts/replay.ts --stdio serves a transcript over stdin/stdout", async () => {
+  const file = new URL("python_stream.imap", DOVECOT);
+  const t = parseTranscript(await Deno.readFile(file));
+  const child = spawnStdioReplay(file);
   const writer = child.stdin.getWriter();
   const reader = child.stdout.getReader();
   const duplex: Duplex = {
@@ -181,19 +159,8 @@ Deno.test("scripts/replay.ts --stdio serves a transcript over stdin/stdout", asy
 });
 
 Deno.test("scripts/replay.ts --stdio exits 1 with the diff on a mismatch", async () => {
-  const file = new URL("python_stream.imap", dovecot);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      new URL("scripts/replay.ts", root).pathname,
-      "--stdio",
-      file.pathname,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const file = new URL("python_stream.imap", DOVECOT);
+  const child = spawnStdioReplay(file);
   const writer = child.stdin.getWriter();
   await writer.write(enc.encode("x1 NOOP\r\n"));
   await writer.close();
@@ -207,7 +174,7 @@ Deno.test("scripts/replay.ts --stdio exits 1 with the diff on a mismatch", async
 });
 
 Deno.test("runSuite replays a directory, one server per transcript", async () => {
-  const results = await runSuite(dovecot.pathname, async (server, testCase) => {
+  const results = await runSuite(DOVECOT.pathname, async (server, testCase) => {
     const conn = await Deno.connect({ hostname: server.hostname, port: server.port });
     try {
       // Each client stops after the greeting and a wrong command.
@@ -217,9 +184,12 @@ Deno.test("runSuite replays a directory, one server per transcript", async () =>
       conn.close();
     }
     assert.ok(testCase.transcript.entries.length > 0);
-  }, { tls });
+  }, { tls: TLS });
   // The folder also holds the compatibility recordings; the python ones must all be there, in order.
-  assert.deepEqual(results.map((r) => r.name).filter((n) => n.startsWith("python_")), fixtureNames);
+  assert.deepEqual(
+    results.map((r) => r.name).filter((n) => n.startsWith("python_")),
+    PYTHON_FIXTURES,
+  );
   for (const r of results.filter((r) => r.name.startsWith("python_"))) {
     assert.equal(r.ok, false);
     assert.ok(r.error instanceof ReplayMismatch);

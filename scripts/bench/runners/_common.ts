@@ -93,9 +93,7 @@ export function readSettings(): RunSettings {
   const [workload, transport] = Deno.args;
   if (!(WORKLOADS as readonly string[]).includes(workload)) {
     throw new Error(
-      `Workload "${workload}" is unknown (expected one of ${
-        WORKLOADS.join(", ")
-      })`,
+      `Workload "${workload}" is unknown (expected one of ${WORKLOADS.join(", ")})`,
     );
   }
   if (transport !== "plain" && transport !== "tls") {

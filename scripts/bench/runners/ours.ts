@@ -9,12 +9,7 @@
  * @module
  */
 
-import {
-  type CommandResult,
-  type Datum,
-  IMAP4,
-  IMAP4_SSL,
-} from "../../../mod.ts";
+import { type CommandResult, type Datum, IMAP4, IMAP4_SSL } from "../../../mod.ts";
 import {
   BULK_ITEMS,
   META_ITEMS,
@@ -159,10 +154,7 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
             bytes,
             items,
             ok,
-            error:
-              `${
-                s.trips - items
-              } of ${s.trips} concurrent uid() calls got no FETCH data ` +
+            error: `${s.trips - items} of ${s.trips} concurrent uid() calls got no FETCH data ` +
               `(${lines} FETCH lines returned in all)`,
           };
         }
