@@ -13,9 +13,7 @@ import type {
   Transport,
   TransportFactory,
 } from "./transport.ts";
-
-/** How long `close()` lets a child exit after its stdin is closed, and again after SIGTERM. */
-const CHILD_GRACE_MS = 1_000;
+import { endChild, settlesWithin } from "./_child.ts";
 
 /** How long `close()` waits for a dead child's stderr to reach end of file. */
 const STDERR_GRACE_MS = 500;
@@ -27,19 +25,6 @@ function checkVerify(options: TlsOptions): void {
       'TLS option "verify: false" is not supported on Deno: certificate checks can only be ' +
         "disabled for the whole process with --unsafely-ignore-certificate-errors",
     );
-  }
-}
-
-/** Resolves after `ms` or when `promise` settles, whichever is first; clears its timer. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -222,10 +207,7 @@ class ChildTransport implements Transport {
     // The child may be gone already, making the pipe broken: that is fine.
     this.#stdin.close().catch(() => {});
     const status = this.#child.status;
-    if (!(await settlesWithin(status, CHILD_GRACE_MS))) {
-      this.#kill("SIGTERM");
-      if (!(await settlesWithin(status, CHILD_GRACE_MS))) this.#kill("SIGKILL");
-    }
+    await endChild(status, (signal) => this.#kill(signal));
     await status.catch(() => {});
     // A grandchild may still hold stderr open; do not wait for it forever.
     if (!(await settlesWithin(this.#stderrDone, STDERR_GRACE_MS))) {

@@ -26,12 +26,10 @@ import type {
   Transport,
   TransportFactory,
 } from "./transport.ts";
+import { endChild } from "./_child.ts";
 
 /** Above this many queued bytes the source is paused until reads drain it. */
 const HIGH_WATER = 256 * 1024;
-
-/** How long `close()` lets a child exit after its stdin is closed, and again after SIGTERM. */
-const CHILD_GRACE_MS = 1_000;
 
 const closedError = () => new Error("Cannot write: the transport is closed");
 
@@ -319,28 +317,12 @@ class ChildTransport implements Transport {
     this.#closed = true;
     this.#reader.close();
     this.#child.stdin!.end();
-    if (!(await settlesWithin(this.#exited, CHILD_GRACE_MS))) {
-      this.#child.kill("SIGTERM");
-      if (!(await settlesWithin(this.#exited, CHILD_GRACE_MS))) this.#child.kill("SIGKILL");
-    }
+    await endChild(this.#exited, (signal) => this.#child.kill(signal));
     await this.#exited;
     // A grandchild may still hold the pipes open: do not wait for it.
     this.#child.stdout!.destroy();
     this.#child.stderr!.destroy();
     this.#child.stdin!.destroy();
-  }
-}
-
-/** Resolves to whether `promise` settled within `ms`; clears its timer. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
