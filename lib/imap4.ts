@@ -1698,27 +1698,17 @@ export class IMAP4 {
         });
       }
       let result!: Promise<CommandResult>;
-      const sent = new Promise<void>((resolve, reject) => {
-        this.#queue.push({
-          exclusive: false,
-          resultType,
-          claim,
-          run: async () => {
-            try {
-              const { pending, done } = this.#register(name, finish, false, tag, resultType, claim);
-              result = done;
-              done.catch(() => {});
-              await this.#writeCommand(pending, cmd);
-              resolve();
-            } catch (e) {
-              reject(e);
-            }
-          },
-          reject,
-        });
-        this.#kick();
-        this.#resumePump();
-      });
+      const sent = this.#enqueue(
+        false,
+        async () => {
+          const { pending, done } = this.#register(name, finish, false, tag, resultType, claim);
+          result = done;
+          done.catch(() => {});
+          await this.#writeCommand(pending, cmd);
+        },
+        resultType,
+        claim,
+      );
       return sent.then(() => result);
     }
     return this.#exclusive(async () => {
@@ -1823,12 +1813,17 @@ export class IMAP4 {
     }).then(() => out);
   }
 
-  #enqueue(exclusive: boolean, run: () => Promise<void>): Promise<void> {
+  #enqueue(
+    exclusive: boolean,
+    run: () => Promise<void>,
+    resultType: string | null = null,
+    claim: Claim | null = null,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({
         exclusive,
-        resultType: null,
-        claim: null,
+        resultType,
+        claim,
         run: () => run().then(resolve, reject),
         reject,
       });
