@@ -4,7 +4,14 @@
 // its own mailboxes; the last test stops the server (an unload handler stops it if that test was
 // filtered out).
 import assert from "node:assert/strict";
-import { type Datum, IMAP4, IMAP4Abort, IMAP4Error, internaldateToDate } from "../../mod.ts";
+import {
+  type Datum,
+  IMAP4,
+  IMAP4Abort,
+  IMAP4Error,
+  internaldateToDate,
+  parseFetch,
+} from "../../mod.ts";
 import { appendRaw, type LiveServer, sharedServer } from "./_servers.ts";
 
 const encoder = new TextEncoder();
@@ -525,6 +532,39 @@ live("an argument with CR or LF throws TypeError before anything is sent", async
   }
   assert.equal((await M.noop())[0], "OK");
 });
+
+live(
+  "fetchStream yields every message exact, lets the loop issue commands, and ends on break",
+  async (s) => {
+    const raw = Array.from(
+      { length: 30 },
+      (_, i) => message(`stream ${i + 1}`, "x".repeat(20_000 + i)),
+    );
+    await appendRaw(s, "Stream", raw);
+    await using M = await loggedIn(s);
+    assert.deepEqual(await M.select("Stream"), ["OK", ["30"]]);
+    const seen: number[] = [];
+    // A small read-ahead forces the pause / resume path; a NOOP inside the loop must not deadlock.
+    for await (const data of M.fetchStream("1:*", "(UID BODY.PEEK[])", { highWaterMark: 50_000 })) {
+      const r = parseFetch(data);
+      const body = r.sections["BODY[]"]!;
+      // The maildir decides the order: find the message by its subject, then compare every byte.
+      const k = Number(/Subject: stream (\d+)/.exec(decoder.decode(body.subarray(0, 200)))![1]);
+      assert.deepEqual(body, raw[k - 1]);
+      seen.push(r.seq);
+      if (seen.length === 5) assert.equal((await M.noop())[0], "OK");
+    }
+    assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => i + 1));
+    let n = 0;
+    for await (const _ of M.fetchStream("1:*", "(FLAGS)")) if (++n === 3) break;
+    assert.equal(n, 3);
+    // The rest of the broken-off answer was drained: the session is in step.
+    const [typ, data] = await M.fetch("7", "(UID)");
+    assert.equal(typ, "OK");
+    assert.equal(data.length, 1);
+    assert.match(String(data[0]), /^7 \(UID \d+\)$/);
+  },
+);
 
 live("pipelining: 50 concurrent uid FETCH calls each get their own message", async (s) => {
   const raw = Array.from({ length: 50 }, (_, i) => message(`pipe ${i + 1}`, `body ${i + 1}`));
