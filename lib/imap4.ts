@@ -107,6 +107,8 @@ export type Authenticator = (
 
 interface Pending {
   tag: string;
+  /** The tag's number: the key of the pending table (a number hashes without a runtime call). */
+  num: number;
   name: string;
   /** Runs synchronously when the tagged response is read, so untagged data is attributed right. */
   finish: (typ: string, data: Datum[]) => CommandResult;
@@ -356,7 +358,7 @@ export class IMAP4 {
   #transport: Transport | null = null;
   #reader: ResponseReader | null = null;
   #timeout: number;
-  #pending = new Map<string, Pending>();
+  #pending = new Map<number, Pending>();
   #autoPending = 0;
   #queue = new Deque<Job>();
   #scheduling = false;
@@ -1728,6 +1730,24 @@ export class IMAP4 {
     return this.tagpre + String(this.tagnum++);
   }
 
+  /**
+   * The number of the tag that `text` starts with (`end` characters long) when it is one of ours
+   * (our prefix, then digits as `String(n)` writes them), else -1.
+   */
+  #tagNumber(text: string, end: number): number {
+    const pre = this.tagpre;
+    const from = pre.length;
+    if (end <= from || end - from > 15 || !text.startsWith(pre)) return -1;
+    if (text.charCodeAt(from) === 0x30 && end - from > 1) return -1;
+    let n = 0;
+    for (let i = from; i < end; i++) {
+      const c = text.charCodeAt(i) - 0x30;
+      if (c < 0 || c > 9) return -1;
+      n = n * 10 + c;
+    }
+    return n;
+  }
+
   /** Registers and writes consecutive one-chunk pipelined commands in one write. */
   /** Registers and writes consecutive one-chunk pipelined commands in one write. */
   async #runBatch(first: Job): Promise<void> {
@@ -1903,6 +1923,7 @@ export class IMAP4 {
     }
     const pending: Pending = {
       tag,
+      num: this.#tagNumber(tag, tag.length),
       name,
       finish: finish ?? asIs,
       resolve,
@@ -1913,7 +1934,7 @@ export class IMAP4 {
       resultType,
       claim,
     };
-    this.#pending.set(tag, pending);
+    this.#pending.set(pending.num, pending);
     this.#claims.add(pending, resultType, claim);
     if (!manual) this.#autoPending++;
     this.#resumePump();
@@ -1986,7 +2007,9 @@ export class IMAP4 {
           await new Promise<void>((r) => (this.#openGate = r));
           continue;
         }
-        const r = await this.#reader!.readResponse();
+        // A response already buffered is taken without a promise.
+        const reader = this.#reader!;
+        const r = reader.takeBuffered() ?? await reader.readResponse();
         this.#dispatch(r!);
       }
     } catch (e) {
@@ -2032,8 +2055,7 @@ export class IMAP4 {
       return;
     }
     const sp = line.indexOf(" ");
-    const tag = sp === -1 ? line : line.slice(0, sp);
-    const pending = this.#pending.get(tag);
+    const pending = this.#pending.get(this.#tagNumber(line, sp === -1 ? line.length : sp));
     if (!pending) {
       throw this.#fail(
         new IMAP4Abort(`Unexpected tagged response: ${JSON.stringify(line.slice(0, 200))}`),
@@ -2058,13 +2080,13 @@ export class IMAP4 {
     let sp = rest.indexOf(" ");
     let word = sp === -1 ? rest : rest.slice(0, sp);
     let number = "";
-    if (/^\d+$/.test(word)) {
+    if (isDigits(word)) {
       number = word;
       rest = sp === -1 ? "" : rest.slice(sp + 1);
       sp = rest.indexOf(" ");
       word = sp === -1 ? rest : rest.slice(0, sp);
     }
-    if (!/^[A-Za-z-]+$/.test(word)) {
+    if (!isTypeWord(word)) {
       throw this.#fail(
         new IMAP4Abort(`Cannot parse untagged response: ${JSON.stringify(line.slice(0, 200))}`),
       );
@@ -2153,7 +2175,7 @@ export class IMAP4 {
   #complete(pending: Pending, typ: string, data: Datum[], raw = false): void {
     if (pending.done) return;
     pending.done = true;
-    this.#pending.delete(pending.tag);
+    this.#pending.delete(pending.num);
     this.#claims.remove(pending, pending.resultType, pending.claim);
     if (!pending.manual) this.#autoPending--;
     if (this.#contWaiter?.pending === pending) {
@@ -2239,7 +2261,9 @@ export class IMAP4 {
   #logServer(r: Response): void {
     if (!this.#options.logger && this.debug < 4) {
       // Only the ring buffer wants it: the first line, cut short, costs next to nothing.
-      this.#ring(`S: ${this.#mask(r.lines[0]).slice(0, 200)}`);
+      // Masked before it is cut, so that no part of a secret survives the cut.
+      const line = this.#secrets.length > 0 ? this.#mask(r.lines[0]) : r.lines[0];
+      this.#ring("S: " + (line.length > 200 ? line.slice(0, 200) : line));
       return;
     }
     let text = r.lines[0];
@@ -2530,4 +2554,26 @@ export class IMAP4_stream extends IMAP4 {
     }
     await super.shutdown();
   }
+}
+
+/** Whether `s` is one or more ASCII digits (a message number). */
+function isDigits(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** Whether `s` can name an untagged response: ASCII letters and `-`, at least one. */
+function isTypeWord(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2d)) return false;
+  }
+  return true;
 }

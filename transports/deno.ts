@@ -79,7 +79,8 @@ class ConnTransport implements Transport {
     while (offset < data.length) {
       if (this.#closed) throw new Error("Cannot write: the transport is closed");
       try {
-        offset += await this.#conn.write(data.subarray(offset));
+        // A view costs as much as a short write's bookkeeping: only cut one when needed.
+        offset += await this.#conn.write(offset === 0 ? data : data.subarray(offset));
       } catch (error) {
         if (this.#closed) throw new Error("Cannot write: the transport is closed");
         throw error;

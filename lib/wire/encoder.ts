@@ -6,7 +6,7 @@
  * @module
  */
 
-import { concatBytes } from "../../utils/bytes.ts";
+import { concatBytes, smallBytes } from "../../utils/bytes.ts";
 import { encodeMailboxName } from "../../utils/utf7.ts";
 
 /** A mailbox name: encoded in modified UTF-7 when it is not ASCII (unless UTF-8 is enabled). */
@@ -90,7 +90,7 @@ const textEncoder = new TextEncoder();
  */
 function lineBytes(text: string): Uint8Array {
   const n = text.length;
-  const out = new Uint8Array(n + 2);
+  const out = smallBytes(n + 2);
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c >= 0x80) return textEncoder.encode(text + "\r\n");
@@ -136,20 +136,39 @@ export function quoteString(s: string): string {
   return '"' + s.replace(/[\\"]/g, "\\$&") + '"';
 }
 
-const FORBIDDEN = /[\0\r\n]/;
-/** A lone surrogate: not Unicode, and TextEncoder would silently send U+FFFD instead. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function checkText(s: string, index: number, name: string): void {
-  if (FORBIDDEN.test(s)) {
-    throw new TypeError(
-      `${describe(index, name)} contains a CR, LF or NUL character; ` +
-        "pass a Uint8Array to send it as a literal",
-    );
-  }
-  if (LONE_SURROGATE.test(s)) {
+/**
+ * Refuses what must never travel outside a literal (CR, LF, NUL) and lone surrogates (not
+ * Unicode: TextEncoder would silently send U+FFFD instead), in one pass over the characters.
+ *
+ * @returns whether `s` is all ASCII
+ */
+function checkText(s: string, index: number, name: string): boolean {
+  let ascii = true;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c === 0x0d || c === 0x0a || c === 0) {
+        throw new TypeError(
+          `${describe(index, name)} contains a CR, LF or NUL character; ` +
+            "pass a Uint8Array to send it as a literal",
+        );
+      }
+      continue;
+    }
+    ascii = false;
+    if (c < 0xd800 || c > 0xdfff) continue;
+    // A high surrogate followed by a low one is a pair; anything else is a lone surrogate.
+    if (c <= 0xdbff && i + 1 < n) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        continue;
+      }
+    }
     throw new TypeError(`${describe(index, name)} contains a lone surrogate (not Unicode)`);
   }
+  return ascii;
 }
 const LITERAL_MARKER_AT_END = /~?\{\d+\+?\}$/;
 
@@ -248,9 +267,8 @@ export function encodeCommand(
       case "mailbox": {
         let value = arg.value;
         // Checked before UTF-7, which would hide CR, LF and NUL inside its base64.
-        checkText(value, i, name);
-        // deno-lint-ignore no-control-regex
-        if (!options.utf8 && /[^\x00-\x7f]/.test(value)) value = encodeMailboxName(value);
+        const ascii = checkText(value, i, name);
+        if (!options.utf8 && !ascii) value = encodeMailboxName(value);
         const out = encodeString(value, i, name, options);
         if (out === null) literal(textEncoder.encode(value), false);
         else {
@@ -277,20 +295,24 @@ function encodeString(
   name: string,
   options: EncodeOptions,
 ): string | null {
-  checkText(s, index, name);
-  const first = s[0];
-  const last = s[s.length - 1];
-  if (s.length >= 2 && ((first === "(" && last === ")") || (first === '"' && last === '"'))) {
-    // Already a list or a quoted string: sent as it is, as the imaplib 2.4 documentation says.
-    if (LITERAL_MARKER_AT_END.test(s.slice(0, -1)) || LITERAL_MARKER_AT_END.test(s)) {
-      throw new TypeError(`${describe(index, name)} hides a literal marker: ${JSON.stringify(s)}`);
+  const ascii = checkText(s, index, name);
+  const n = s.length;
+  if (n >= 2) {
+    const first = s.charCodeAt(0);
+    const last = s.charCodeAt(n - 1);
+    if ((first === 0x28 && last === 0x29) || (first === 0x22 && last === 0x22)) {
+      // Already a list or a quoted string: sent as it is, as the imaplib 2.4 documentation says.
+      // It ends in `)` or `"`, so a literal marker could only sit right before that.
+      if (s.charCodeAt(n - 2) === 0x7d && LITERAL_MARKER_AT_END.test(s.slice(0, -1))) {
+        throw new TypeError(
+          `${describe(index, name)} hides a literal marker: ${JSON.stringify(s)}`,
+        );
+      }
+      return s;
     }
-    return s;
   }
   if (isAtomSafe(s)) return s;
-  // deno-lint-ignore no-control-regex
-  if (/^[\x01-\x7f]*$/.test(s)) return quoteString(s);
-  if (options.utf8) return quoteString(s);
+  if (ascii || options.utf8) return quoteString(s);
   // Non-ASCII text cannot travel in a quoted string before UTF8=ACCEPT: a literal carries it.
   return null;
 }

@@ -12,6 +12,7 @@
 
 import { IMAP4Abort, quoteBytes } from "../errors.ts";
 import { TIMED_OUT, Watchdog } from "./watchdog.ts";
+import { SMALL_BYTES_MAX, smallBytes } from "../../utils/bytes.ts";
 
 /** Where the reader gets bytes from: a transport, or anything with the same `read`. */
 export interface ByteSource {
@@ -78,6 +79,9 @@ export class ResponseReader {
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
+  /** `#buf` up to `#end`, kept while those stay the same. */
+  #view: Uint8Array = new Uint8Array(0);
+  #viewOf: Uint8Array | null = null;
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
   #inflight: Promise<number | null> | null = null;
   #eof = false;
@@ -126,36 +130,77 @@ export class ResponseReader {
       const got = await this.#fill(Date.now() + (wait ?? timeout), soft);
       if (!got) return null;
     }
+    const quick = this.takeBuffered();
+    if (quick !== null) return quick;
     const lines: string[] = [];
     const literals: Uint8Array[] = [];
     let total = 0;
     let first = true;
     for (;;) {
-      // Most lines are already in the buffer: no await (and no microtask) for those.
       let lineEnd = this.#scanLine(this.#start);
       if (lineEnd < 0) lineEnd = await this.#readLineEnd(Date.now() + timeout);
-      const lineStart = this.#start;
-      const text = decoder.decode(this.#buf.subarray(lineStart, lineEnd));
-      total += lineEnd - lineStart + 2;
-      this.#start = lineEnd + 2;
-      // Only untagged responses (and the parts after a literal) carry literals: tagged and
-      // continuation lines never do, as imaplib assumes too.
-      const size = first && !isUntagged(this.#buf, lineStart, lineEnd)
-        ? -1
-        : literalSize(this.#buf, lineStart, lineEnd, this.#limits.maxLiteralSize);
-      lines.push(text);
+      total += lineEnd - this.#start + 2;
+      const size = this.#takeLine(lineEnd, first, lines, total);
       first = false;
-      if (total + Math.max(size, 0) > this.#limits.maxResponseSize) {
-        throw this.#abort(
-          `Response exceeds the limit of ${this.#limits.maxResponseSize} bytes`,
-          this.#buf.subarray(lineStart, lineEnd),
-        );
-      }
       if (size < 0) return { lines, literals };
       total += size;
       const deadline = Date.now() + timeout + (size / this.#limits.minLiteralRate) * 1000;
       literals.push(await this.#readLiteral(size, deadline));
     }
+  }
+
+  /**
+   * The next response when the buffer already holds all of it, without waiting; otherwise null,
+   * and nothing is consumed. Most responses arrive whole: taking them here costs no promise.
+   *
+   * @returns the response, or null when more bytes are needed
+   * @throws IMAP4Abort on a framing error or a limit breached, as {@link readResponse} would
+   */
+  takeBuffered(): Response | null {
+    const start = this.#start;
+    if (start === this.#end) return null;
+    const lines: string[] = [];
+    const literals: Uint8Array[] = [];
+    let total = 0;
+    let first = true;
+    for (;;) {
+      const lineEnd = this.#scanLine(this.#start);
+      if (lineEnd < 0) break;
+      total += lineEnd - this.#start + 2;
+      const size = this.#takeLine(lineEnd, first, lines, total);
+      first = false;
+      if (size < 0) return { lines, literals };
+      if (this.#end - this.#start < size) break;
+      total += size;
+      literals.push(this.#copyOut(size));
+      this.#start += size;
+    }
+    this.#start = start;
+    return null;
+  }
+
+  /**
+   * Decodes the line from `#start` to `lineEnd` (its CR) into `lines` and moves past its CRLF.
+   * `total` is the response's size up to and including this line.
+   *
+   * @returns the size of the literal the line announces, or -1
+   */
+  #takeLine(lineEnd: number, first: boolean, lines: string[], total: number): number {
+    const lineStart = this.#start;
+    lines.push(decoder.decode(this.#buf.subarray(lineStart, lineEnd)));
+    this.#start = lineEnd + 2;
+    // Only untagged responses (and the parts after a literal) carry literals: tagged and
+    // continuation lines never do, as imaplib assumes too.
+    const size = first && !isUntagged(this.#buf, lineStart, lineEnd)
+      ? -1
+      : literalSize(this.#buf, lineStart, lineEnd, this.#limits.maxLiteralSize);
+    if (total + Math.max(size, 0) > this.#limits.maxResponseSize) {
+      throw this.#abort(
+        `Response exceeds the limit of ${this.#limits.maxResponseSize} bytes`,
+        this.#buf.subarray(lineStart, lineEnd),
+      );
+    }
+    return size;
   }
 
   /**
@@ -204,9 +249,15 @@ export class ResponseReader {
    * @throws IMAP4Abort for a line not ended by CRLF or over the limit
    */
   #scanLine(scanFrom: number): number {
-    const rel = this.#buf.subarray(scanFrom, this.#end).indexOf(LF);
-    if (rel !== -1) {
-      const lf = scanFrom + rel;
+    // One view of the buffered bytes serves every line of a read (a view per line cost more
+    // than the search).
+    let view = this.#view;
+    if (view.length !== this.#end || this.#viewOf !== this.#buf) {
+      view = this.#view = this.#buf.subarray(0, this.#end);
+      this.#viewOf = this.#buf;
+    }
+    const lf = view.indexOf(LF, scanFrom);
+    if (lf !== -1) {
       if (lf === this.#start || this.#buf[lf - 1] !== CR) {
         throw this.#abort(
           "Cannot parse response: line not terminated by CRLF",
@@ -242,7 +293,7 @@ export class ResponseReader {
           until(this.#end - this.#start),
         );
       }
-      const lit = this.#buf.slice(this.#start, this.#start + size);
+      const lit = this.#copyOut(size);
       this.#start += size;
       return lit;
     }
@@ -280,6 +331,14 @@ export class ResponseReader {
       pos += c.length;
     }
     return lit;
+  }
+
+  /** A copy of the next `size` buffered bytes (small ones carved from a shared slab). */
+  #copyOut(size: number): Uint8Array {
+    if (size > SMALL_BYTES_MAX) return this.#buf.slice(this.#start, this.#start + size);
+    const out = smallBytes(size);
+    out.set(this.#buf.subarray(this.#start, this.#start + size));
+    return out;
   }
 
   /** Reads from the source straight into `dst` (used for literals), hard deadline. */
@@ -345,12 +404,12 @@ export class ResponseReader {
   }
 
   #race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-    return this.watchdog.race(
-      p,
-      deadline,
-      (e) => this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`),
-    );
+    return this.watchdog.race(p, deadline, this.#failed);
   }
+
+  /** Turns a failed read into the abort to throw (one function for every read). */
+  readonly #failed = (e: unknown): IMAP4Abort =>
+    this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`);
 
   /** Stops the watchdog; call when the connection is done with. */
   dispose(): void {

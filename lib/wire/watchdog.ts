@@ -27,11 +27,17 @@ function refTimer(id: ReturnType<typeof setTimeout>, on: boolean): void {
 interface Waiter {
   deadline: number;
   expire: () => void;
+  settled: boolean;
 }
 
 /** Races promises against deadlines, with one timer for all of them. */
 export class Watchdog {
-  #waiters = new Set<Waiter>();
+  /**
+   * The waits, settled ones included until the next sweep (a plain array: a Set costs a hash of
+   * every new waiter, which is most of a wait's cost).
+   */
+  #waiters: Waiter[] = [];
+  #active = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
 
@@ -54,8 +60,13 @@ export class Watchdog {
       });
     }
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
-      const waiter: Waiter = { deadline, expire: () => resolve(TIMED_OUT) };
-      this.#waiters.add(waiter);
+      const waiter: Waiter = { deadline, expire: () => resolve(TIMED_OUT), settled: false };
+      const waiters = this.#waiters;
+      if (waiters.length >= 64 && waiters.length >= 2 * this.#active) {
+        this.#waiters = waiters.filter((w) => !w.settled);
+      }
+      this.#waiters.push(waiter);
+      this.#active++;
       this.#arm(deadline);
       p.then(
         (v) => {
@@ -75,9 +86,14 @@ export class Watchdog {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Infinity;
-    const waiters = [...this.#waiters];
-    this.#waiters.clear();
-    for (const w of waiters) w.expire();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    this.#active = 0;
+    for (const w of waiters) {
+      if (w.settled) continue;
+      w.settled = true;
+      w.expire();
+    }
   }
 
   #arm(deadline: number): void {
@@ -91,8 +107,12 @@ export class Watchdog {
   }
 
   #settle(waiter: Waiter): void {
-    if (!this.#waiters.delete(waiter)) return;
-    if (this.#waiters.size === 0 && this.#timer !== undefined) refTimer(this.#timer, false);
+    if (waiter.settled) return;
+    waiter.settled = true;
+    if (--this.#active === 0) {
+      this.#waiters.length = 0;
+      if (this.#timer !== undefined) refTimer(this.#timer, false);
+    }
   }
 
   #check(): void {
@@ -100,11 +120,21 @@ export class Watchdog {
     this.#timerAt = Infinity;
     const now = Date.now();
     let next = Infinity;
-    for (const w of [...this.#waiters]) {
-      if (now >= w.deadline) {
-        this.#waiters.delete(w);
-        w.expire();
-      } else if (w.deadline < next) next = w.deadline;
+    const due: Waiter[] = [];
+    const live: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.settled) continue;
+      if (now >= w.deadline) due.push(w);
+      else {
+        live.push(w);
+        if (w.deadline < next) next = w.deadline;
+      }
+    }
+    this.#waiters = live;
+    this.#active = live.length;
+    for (const w of due) {
+      w.settled = true;
+      w.expire();
     }
     if (next !== Infinity) this.#arm(next);
   }

@@ -795,7 +795,8 @@ Deno.test({
     proto.indexOf = function (this: Uint8Array, ...args: Parameters<Uint8Array["indexOf"]>) {
       if (args[0] === 0x0a) {
         scans++;
-        scanned += this.length;
+        // What a search from its start index to the end of the view can cover.
+        scanned += this.length - Math.max(0, args[1] ?? 0);
       }
       return original.apply(this, args);
     };
