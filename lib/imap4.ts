@@ -368,6 +368,11 @@ export class IMAP4 {
   #completions: (() => void)[] = [];
   #claims = new ClaimIndex<Pending>();
   #writeChain: Promise<void> = Promise.resolve();
+  /** Writes started and not yet settled; with none, a write starts at once, in the caller's turn. */
+  #writesInFlight = 0;
+  readonly #writeSettled = (): void => {
+    this.#writesInFlight--;
+  };
   #dead: IMAP4Abort | null = null;
   #tls = false;
   #recent: string[] = [];
@@ -1284,7 +1289,7 @@ export class IMAP4 {
       "UID",
       [cmd, ...args],
       (t, d) => this.#untaggedResponse(t, d, name),
-      `UID ${cmd}`,
+      UID_NAMES[cmd] ?? `UID ${cmd}`,
     );
   }
 
@@ -1789,7 +1794,6 @@ export class IMAP4 {
     if (parts.length === 0) return Promise.resolve();
     // The read is issued while the write completes, so an answer is taken as soon as it lands.
     const written = this.#write(concatBytes(parts));
-    written.catch(() => {});
     this.#ensurePump();
     return written;
   }
@@ -1964,8 +1968,14 @@ export class IMAP4 {
 
   /** Writes in call order: a write starts only when the one before it has finished. */
   #write(bytes: Uint8Array): Promise<void> {
-    const p = this.#writeChain.then(() => this.#writeNow(bytes));
-    this.#writeChain = p.catch(() => {});
+    // With nothing in flight the bytes go to the transport now: a hop through the chain would put
+    // every microtask already queued between the caller and the socket.
+    const p = this.#writesInFlight === 0
+      ? this.#writeNow(bytes)
+      : this.#writeChain.then(() => this.#writeNow(bytes));
+    this.#writesInFlight++;
+    // Settled either way; this also keeps a failed write from surfacing as unhandled.
+    this.#writeChain = p.then(this.#writeSettled, this.#writeSettled);
     return p;
   }
 
@@ -2007,9 +2017,17 @@ export class IMAP4 {
           await new Promise<void>((r) => (this.#openGate = r));
           continue;
         }
-        // A response already buffered is taken without a promise.
+        // A response already buffered is taken without a promise; one that arrives whole costs
+        // one wait for bytes.
         const reader = this.#reader!;
-        const r = reader.takeBuffered() ?? await reader.readResponse();
+        let r = reader.takeBuffered();
+        if (r === null) {
+          if (reader.buffered === 0) {
+            await reader.fill();
+            r = reader.takeBuffered();
+          }
+          r ??= await reader.readResponse();
+        }
         this.#dispatch(r!);
       }
     } catch (e) {
@@ -2091,7 +2109,7 @@ export class IMAP4 {
         new IMAP4Abort(`Cannot parse untagged response: ${JSON.stringify(line.slice(0, 200))}`),
       );
     }
-    const typ = word.toUpperCase();
+    const typ = typeName(word);
     let dat = sp === -1 ? "" : rest.slice(sp + 1);
     if (number) dat = dat === "" ? number : `${number} ${dat}`;
 
@@ -2576,4 +2594,47 @@ function isTypeWord(s: string): boolean {
     if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2d)) return false;
   }
   return true;
+}
+
+/**
+ * The UID commands' pipeline names as constants: a property key or Set member made at run time
+ * must be hashed (and looked up in the string table) on every use.
+ */
+const UID_NAMES: Readonly<Record<string, string>> = {
+  FETCH: "UID FETCH",
+  STORE: "UID STORE",
+  SEARCH: "UID SEARCH",
+  SORT: "UID SORT",
+  THREAD: "UID THREAD",
+  COPY: "UID COPY",
+  MOVE: "UID MOVE",
+  EXPUNGE: "UID EXPUNGE",
+};
+
+/** An untagged response's type in upper case; a constant string for the common ones. */
+function typeName(word: string): string {
+  switch (word) {
+    case "FETCH":
+      return "FETCH";
+    case "EXISTS":
+      return "EXISTS";
+    case "RECENT":
+      return "RECENT";
+    case "EXPUNGE":
+      return "EXPUNGE";
+    case "OK":
+      return "OK";
+    case "FLAGS":
+      return "FLAGS";
+    case "LIST":
+      return "LIST";
+    case "SEARCH":
+      return "SEARCH";
+    case "STATUS":
+      return "STATUS";
+    case "CAPABILITY":
+      return "CAPABILITY";
+    default:
+      return word.toUpperCase();
+  }
 }

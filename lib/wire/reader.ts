@@ -150,6 +150,18 @@ export class ResponseReader {
   }
 
   /**
+   * Waits until more bytes are buffered (hard deadline: the timeout). With
+   * {@link takeBuffered}, a caller reads a response that arrives whole with one promise, not
+   * three.
+   *
+   * @returns a promise that settles once bytes have arrived
+   * @throws IMAP4Abort on end of stream or timeout
+   */
+  fill(): Promise<boolean> {
+    return this.#fill(Date.now() + this.#limits.timeout, false);
+  }
+
+  /**
    * The next response when the buffer already holds all of it, without waiting; otherwise null,
    * and nothing is consumed. Most responses arrive whole: taking them here costs no promise.
    *
