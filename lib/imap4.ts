@@ -21,7 +21,6 @@ import {
   type EncodeOptions,
 } from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
-import { TIMED_OUT } from "./wire/watchdog.ts";
 import { concatBytes } from "../utils/bytes.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
@@ -1686,6 +1685,24 @@ export class IMAP4 {
       const claim = resultType === "FETCH" ? claimOf(name, args) : null;
       if (cmd.chunks.length === 1) {
         return new Promise<CommandResult>((resolve, reject) => {
+          // Nothing queued ahead and nothing holding the connection: it goes out now, without a
+          // trip through the scheduler (the common case of one command after another).
+          if (
+            !this.#scheduling && this.#queue.length === 0 &&
+            !this.#claims.conflicts(resultType, claim)
+          ) {
+            try {
+              this.#register(name, finish, false, tag, resultType, claim, resolve, reject);
+            } catch (e) {
+              reject(e);
+              return;
+            }
+            this.#log(`C: ${cmd.log}`);
+            // A failed write fails the connection, which rejects this command.
+            this.#write(cmd.chunks[0].bytes);
+            this.#ensurePump();
+            return;
+          }
           const job: Job = {
             exclusive: false,
             resultType,
@@ -1693,12 +1710,6 @@ export class IMAP4 {
             reject,
             batch: { tag, name, cmd, finish, resolve },
           };
-          // Nothing queued ahead and nothing holding the connection: it goes out now, without a
-          // trip through the scheduler (the common case of one command after another).
-          if (!this.#scheduling && this.#queue.length === 0 && !this.#mustWait(job)) {
-            this.#sendBatch(job);
-            return;
-          }
           this.#queue.push(job);
           this.#kick();
           this.#resumePump();
@@ -1775,10 +1786,16 @@ export class IMAP4 {
       const b = job.batch!;
       try {
         // The caller's own promise settles with the command: no promise in between.
-        this.#register(b.name, b.finish, false, b.tag, job.resultType, job.claim, {
-          resolve: b.resolve,
-          reject: job.reject,
-        });
+        this.#register(
+          b.name,
+          b.finish,
+          false,
+          b.tag,
+          job.resultType,
+          job.claim,
+          b.resolve,
+          job.reject,
+        );
         this.#log(`C: ${b.cmd.log}`);
         const bytes = b.cmd.chunks[0].bytes;
         parts.push(bytes);
@@ -1899,7 +1916,8 @@ export class IMAP4 {
     tag: string = this.#newTag(),
     resultType: string | null = null,
     claim: Claim | null = null,
-    outer?: { resolve: (r: CommandResult) => void; reject: (e: unknown) => void },
+    outerResolve?: (r: CommandResult) => void,
+    outerReject?: (e: unknown) => void,
   ): { pending: Pending; done: Promise<CommandResult> } {
     this.#throwIfDead();
     // imaplib's _command: stale status data goes, and a mailbox gone read-only stops us.
@@ -1916,8 +1934,9 @@ export class IMAP4 {
     let resolve!: (r: CommandResult) => void;
     let reject!: (e: unknown) => void;
     let done: Promise<CommandResult>;
-    if (outer) {
-      ({ resolve, reject } = outer);
+    if (outerResolve !== undefined && outerReject !== undefined) {
+      resolve = outerResolve;
+      reject = outerReject;
       done = NEVER;
     } else {
       done = new Promise<CommandResult>((res, rej) => {
@@ -1979,19 +1998,29 @@ export class IMAP4 {
     return p;
   }
 
-  async #writeNow(bytes: Uint8Array): Promise<void> {
-    this.#throwIfDead();
-    const t = this.#transport!;
-    let r: void | typeof TIMED_OUT;
-    try {
-      r = await this.#reader!.watchdog.race(t.write(bytes), Date.now() + this.#timeout);
-    } catch (e) {
-      throw this.#fail(
-        new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
-      );
-    }
-    if (r === TIMED_OUT) throw this.#fail(new IMAP4Abort("Timed out writing to the server"));
+  #writeNow(bytes: Uint8Array): Promise<void> {
+    if (this.#dead) return Promise.reject(this.#closedError());
+    const watchdog = this.#reader!.watchdog;
+    // Past the deadline the connection fails, which closes the transport and so settles the
+    // write: a guard does what a race would, without a promise per write.
+    const guard = watchdog.guard(Date.now() + this.#timeout, this.#writeTimedOut);
+    return this.#transport!.write(bytes).then(
+      () => watchdog.release(guard),
+      (e) => {
+        watchdog.release(guard);
+        // After a timeout this is the timeout's error: #fail keeps the first.
+        throw this.#fail(
+          new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+          }),
+        );
+      },
+    );
   }
+
+  readonly #writeTimedOut = (): void => {
+    this.#fail(new IMAP4Abort("Timed out writing to the server"));
+  };
 
   /** Waits for `+` (returns its text) or for the command's tagged answer (returns null). */
   #waitContinuation(pending: Pending): Promise<string | null> {

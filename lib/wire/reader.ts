@@ -386,7 +386,8 @@ export class ResponseReader {
         this.#end = used;
         this.#start = 0;
       }
-      const p = this.#src.read(this.#buf.subarray(this.#end));
+      // An empty buffer is read into whole: no view to make.
+      const p = this.#src.read(this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end));
       // A read abandoned by a failed connection must not surface as an unhandled rejection.
       p.catch(() => {});
       this.#inflight = p;

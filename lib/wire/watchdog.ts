@@ -24,7 +24,8 @@ function refTimer(id: ReturnType<typeof setTimeout>, on: boolean): void {
   }
 }
 
-interface Waiter {
+/** A deadline being watched (see {@link Watchdog.guard}). */
+export interface Waiter {
   deadline: number;
   expire: () => void;
   settled: boolean;
@@ -61,13 +62,7 @@ export class Watchdog {
     }
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
       const waiter: Waiter = { deadline, expire: () => resolve(TIMED_OUT), settled: false };
-      const waiters = this.#waiters;
-      if (waiters.length >= 64 && waiters.length >= 2 * this.#active) {
-        this.#waiters = waiters.filter((w) => !w.settled);
-      }
-      this.#waiters.push(waiter);
-      this.#active++;
-      this.#arm(deadline);
+      this.#add(waiter);
       p.then(
         (v) => {
           this.#settle(waiter);
@@ -79,6 +74,30 @@ export class Watchdog {
         },
       );
     });
+  }
+
+  /**
+   * Calls `onExpire` once `deadline` passes, unless {@link release} came first: a deadline
+   * without the promise {@link race} makes, for waits whose expiry ends the connection anyway.
+   *
+   * @param deadline when to give up (a `Date.now()` time); `Infinity` watches nothing
+   * @param onExpire what to do then
+   * @returns the handle to release, or null for no deadline
+   */
+  guard(deadline: number, onExpire: () => void): Waiter | null {
+    if (deadline === Infinity) return null;
+    const waiter: Waiter = { deadline, expire: onExpire, settled: false };
+    this.#add(waiter);
+    return waiter;
+  }
+
+  /**
+   * Stops watching a deadline from {@link guard}; idempotent.
+   *
+   * @param waiter the handle (null is ignored)
+   */
+  release(waiter: Waiter | null): void {
+    if (waiter !== null) this.#settle(waiter);
   }
 
   /** Stops the timer and ends every wait with {@link TIMED_OUT}. */
@@ -94,6 +113,16 @@ export class Watchdog {
       w.settled = true;
       w.expire();
     }
+  }
+
+  #add(waiter: Waiter): void {
+    const waiters = this.#waiters;
+    if (waiters.length >= 64 && waiters.length >= 2 * this.#active) {
+      this.#waiters = waiters.filter((w) => !w.settled);
+    }
+    this.#waiters.push(waiter);
+    this.#active++;
+    this.#arm(waiter.deadline);
   }
 
   #arm(deadline: number): void {
