@@ -8,7 +8,6 @@
  * @module
  */
 
-import { createHmac } from "node:crypto";
 import type { Transport, TransportFactory } from "../transports/transport.ts";
 import { getTransports } from "../transports/mod.ts";
 import { type Claim, ClaimIndex, claimOf } from "./claims.ts";
@@ -906,7 +905,10 @@ export class IMAP4 {
    * @throws IMAP4Error when the server does not answer OK
    */
   login_cram_md5(user: string, password: string): Promise<CommandResult> {
-    return this.authenticate("CRAM-MD5", (challenge) => {
+    return this.authenticate("CRAM-MD5", async (challenge) => {
+      // Loaded on first use: on Deno, node:crypto pulls in much of the Node compatibility layer,
+      // which every other session would pay for at start-up.
+      const { createHmac } = await import("node:crypto");
       const digest = createHmac("md5", textEncoder.encode(password)).update(challenge).digest(
         "hex",
       );

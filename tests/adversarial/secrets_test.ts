@@ -115,3 +115,28 @@ Deno.test("the logger sees every wire line, secrets masked, the rest intact", as
   ]);
   await M.shutdown();
 });
+
+Deno.test("login_cram_md5 answers the RFC 2195 challenge and masks the answer", async () => {
+  // RFC 2195 §2's example: user "tim", password "tanstaaftanstaaf".
+  const challenge = btoa("<1896.697170952@postoffice.reston.mci.net>");
+  const answer = btoa("tim b913a602c7eda7a495b4e6e7334d3890");
+  await using srv = hostile([
+    ...greet("IMAP4rev1 AUTH=CRAM-MD5"),
+    expect("A1 AUTHENTICATE CRAM-MD5"),
+    send(`+ ${challenge}\r\n`),
+    expect(answer),
+    send("A1 OK [CAPABILITY IMAP4rev1] CRAM-MD5 authentication successful\r\n"),
+  ]);
+  const lines: string[] = [];
+  const M = await connect(srv, { logger: (line) => lines.push(line) });
+  assert.deepEqual(await M.login_cram_md5("tim", "tanstaaftanstaaf"), [
+    "OK",
+    ["[CAPABILITY IMAP4rev1] CRAM-MD5 authentication successful"],
+  ]);
+  assert.equal(M.state, "AUTH");
+  await M.shutdown();
+  // The server's script ran to its end: it saw exactly the expected answer.
+  await srv.done;
+  const log = lines.join("\n");
+  assert.ok(!log.includes(answer) && !log.includes("tanstaaftanstaaf"), log);
+});
