@@ -365,11 +365,26 @@ export class IMAP4 {
   #drained: (() => void)[] = [];
   #completions: (() => void)[] = [];
   #claims = new ClaimIndex<Pending>();
-  #writeChain: Promise<void> = Promise.resolve();
-  /** Writes started and not yet settled; with none, a write starts at once, in the caller's turn. */
-  #writesInFlight = 0;
-  readonly #writeSettled = (): void => {
-    this.#writesInFlight--;
+  /** Whether a write is under way; without one, a write starts at once, in the caller's turn. */
+  #writing = false;
+  /** Bytes asked for while a write was under way: they go out together, in order, next. */
+  #backlog: Uint8Array[] = [];
+  /** Settles with the write of the backlog. */
+  #backlogWritten: Promise<void> | null = null;
+  #backlogSettle: [() => void, (e: unknown) => void] | null = null;
+  readonly #afterWrite = (): void => {
+    const parts = this.#backlog;
+    const settle = this.#backlogSettle;
+    if (parts.length === 0 || settle === null) {
+      this.#writing = false;
+      return;
+    }
+    this.#backlog = [];
+    this.#backlogWritten = null;
+    this.#backlogSettle = null;
+    const p = this.#writeNow(concatBytes(parts));
+    p.then(settle[0], settle[1]);
+    p.then(this.#afterWrite, this.#afterWrite);
   };
   #dead: IMAP4Abort | null = null;
   #tls = false;
@@ -1989,15 +2004,25 @@ export class IMAP4 {
 
   /** Writes in call order: a write starts only when the one before it has finished. */
   #write(bytes: Uint8Array): Promise<void> {
-    // With nothing in flight the bytes go to the transport now: a hop through the chain would put
+    // With nothing under way the bytes go to the transport now: a hop through a chain would put
     // every microtask already queued between the caller and the socket.
-    const p = this.#writesInFlight === 0
-      ? this.#writeNow(bytes)
-      : this.#writeChain.then(() => this.#writeNow(bytes));
-    this.#writesInFlight++;
-    // Settled either way; this also keeps a failed write from surfacing as unhandled.
-    this.#writeChain = p.then(this.#writeSettled, this.#writeSettled);
-    return p;
+    if (!this.#writing) {
+      this.#writing = true;
+      const p = this.#writeNow(bytes);
+      // Settled either way; this also keeps a failed write from surfacing as unhandled.
+      p.then(this.#afterWrite, this.#afterWrite);
+      return p;
+    }
+    // Commands issued while a write is under way (e.g. all at once) leave in one write after it.
+    this.#backlog.push(bytes);
+    if (this.#backlogWritten === null) {
+      const written = new Promise<void>((resolve, reject) => {
+        this.#backlogSettle = [resolve, reject];
+      });
+      written.catch(() => {});
+      this.#backlogWritten = written;
+    }
+    return this.#backlogWritten;
   }
 
   #writeNow(bytes: Uint8Array): Promise<void> {
