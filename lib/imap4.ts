@@ -490,13 +490,17 @@ export class IMAP4 {
   #attach(transport: Transport): void {
     this.#reader?.dispose();
     this.#transport = transport;
-    this.#reader = new ResponseReader(transport, {
+    const reader: ResponseReader = new ResponseReader(transport, {
       timeout: this.#timeout,
       maxLineLength: this.#options.maxLineLength ?? DEFAULT_LIMITS.maxLineLength,
       maxLiteralSize: this.#options.maxLiteralSize ?? DEFAULT_LIMITS.maxLiteralSize,
       maxResponseSize: this.#options.maxResponseSize ?? DEFAULT_LIMITS.maxResponseSize,
       minLiteralRate: this.#options.minLiteralRate ?? DEFAULT_LIMITS.minLiteralRate,
+    }, (error) => {
+      // Failing closes the transport, which settles the read that timed out.
+      if (this.#reader === reader) this.#fail(error);
     });
+    this.#reader = reader;
   }
 
   async #withTimeout<T>(p: Promise<T>, message: string): Promise<T> {

@@ -85,6 +85,13 @@ export class ResponseReader {
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
   #inflight: Promise<number | null> | null = null;
   #eof = false;
+  readonly #onDeadline: ((error: IMAP4Abort) => void) | undefined;
+  /** The error of a wait whose deadline passed (see the constructor's `onDeadline`). */
+  #expired: IMAP4Abort | null = null;
+  readonly #expire = (): void => {
+    this.#expired = this.#timeoutError();
+    this.#onDeadline!(this.#expired);
+  };
   /** The connection's deadlines; shared with whoever writes to the same connection. */
   readonly watchdog: Watchdog = new Watchdog();
 
@@ -93,9 +100,17 @@ export class ResponseReader {
    *
    * @param src where bytes come from
    * @param limits the limits to enforce (defaults for those not given)
+   * @param onDeadline when given, a wait for bytes whose hard deadline passes calls it with the
+   *   timeout's error instead of racing the read: the owner must then close the source, so that
+   *   the read settles, and the wait throws that error. This spares a promise per wait.
    */
-  constructor(src: ByteSource, limits: Partial<ReaderLimits> = {}) {
+  constructor(
+    src: ByteSource,
+    limits: Partial<ReaderLimits> = {},
+    onDeadline?: (error: IMAP4Abort) => void,
+  ) {
     this.#src = src;
+    this.#onDeadline = onDeadline;
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
     this.#buf = new Uint8Array(Math.min(INITIAL_BUFFER, this.#limits.maxLineLength + 2));
   }
@@ -387,20 +402,30 @@ export class ResponseReader {
         this.#start = 0;
       }
       // An empty buffer is read into whole: no view to make.
-      const p = this.#src.read(this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end));
-      // A read abandoned by a failed connection must not surface as an unhandled rejection.
-      p.catch(() => {});
-      this.#inflight = p;
-    }
-    const n = await this.#race(this.#inflight, deadline);
-    if (n === TIMED_OUT) {
-      if (soft) return false;
-      throw this.#abort(
-        this.#start === this.#end
-          ? "Timed out waiting for the server"
-          : "Timed out waiting for the rest of a response line",
-        this.#buf.subarray(this.#start, this.#end),
+      this.#inflight = this.#src.read(
+        this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end),
       );
+    }
+    let n: number | null | typeof TIMED_OUT;
+    if (this.#expired !== null) throw this.#expired;
+    if (soft || this.#onDeadline === undefined) {
+      // A read abandoned by a failed connection must not surface as an unhandled rejection.
+      this.#inflight.catch(() => {});
+      n = await this.#race(this.#inflight, deadline);
+      if (n === TIMED_OUT) {
+        if (soft) return false;
+        throw this.#timeoutError();
+      }
+    } else {
+      const guard = this.watchdog.guard(deadline, this.#expire);
+      try {
+        n = await this.#inflight;
+      } catch (e) {
+        throw this.#expired ?? this.#failed(e);
+      } finally {
+        this.watchdog.release(guard);
+      }
+      if (this.#expired !== null) throw this.#expired;
     }
     this.#inflight = null;
     if (n === null || n === 0) {
@@ -414,6 +439,15 @@ export class ResponseReader {
     }
     this.#end += n;
     return true;
+  }
+
+  #timeoutError(): IMAP4Abort {
+    return this.#abort(
+      this.#start === this.#end
+        ? "Timed out waiting for the server"
+        : "Timed out waiting for the rest of a response line",
+      this.#buf.subarray(this.#start, this.#end),
+    );
   }
 
   #race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {

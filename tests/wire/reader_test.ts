@@ -552,6 +552,46 @@ Deno.test("reader: a line that stops half way aborts after the timeout", async (
   }
 });
 
+Deno.test("reader: with onDeadline, a timeout is handed to the owner, whose close ends the wait", async () => {
+  for (const [sent, message] of [
+    ["", /^Timed out waiting for the server$/],
+    ["* OK hal", /^Timed out waiting for the rest of a response line: "\* OK hal"/],
+  ] as const) {
+    const src = new ScriptedSource(sent, { end: "silence" });
+    const handed: IMAP4Abort[] = [];
+    try {
+      const reader = new ResponseReader(src, { timeout: 50 }, (error) => {
+        handed.push(error);
+        // The owner closes the source; only that settles the pending read.
+        src.close();
+      });
+      const t0 = performance.now();
+      await assert.rejects(reader.readResponse(), isAbort(message));
+      const elapsed = performance.now() - t0;
+      assert.ok(elapsed >= 45 && elapsed < 2000, `aborted after ${elapsed} ms`);
+      assert.equal(handed.length, 1);
+      assert.match(handed[0].message, message);
+      // The reader stays failed with the same error.
+      await assert.rejects(reader.readResponse(), (e) => e === handed[0]);
+    } finally {
+      src.close();
+    }
+  }
+});
+
+Deno.test("reader: with onDeadline, a soft wait still returns null and keeps its read", async () => {
+  const src = new ScriptedSource("* OK late\r\n", { delay: 80 });
+  try {
+    const reader = new ResponseReader(src, { timeout: 1000 }, () => {
+      throw new Error("no hard deadline may pass here");
+    });
+    assert.equal(await reader.readResponse(20, true), null);
+    assert.deepEqual(await reader.readResponse(), { lines: ["* OK late"], literals: [] });
+  } finally {
+    src.close();
+  }
+});
+
 Deno.test("reader: a trickling line is cut off by the timeout even though bytes keep coming", async () => {
   // One byte every 10 ms: each read is quick, but the line as a whole is not.
   const src = new ScriptedSource("* OK " + "x".repeat(100) + "\r\n", { sizes: [1], delay: 10 });
