@@ -357,6 +357,7 @@ export class IMAP4 {
   #reader: ResponseReader | null = null;
   #timeout: number;
   #pending = new Map<number, Pending>();
+  #finishers = new Map<string, (typ: string, data: Datum[]) => CommandResult>();
   #autoPending = 0;
   #queue = new Deque<Job>();
   #scheduling = false;
@@ -560,7 +561,7 @@ export class IMAP4 {
     const [, dat] = await this.#execute(
       "CAPABILITY",
       [],
-      (typ, data) => this.#untaggedResponse(typ, data, "CAPABILITY"),
+      this.#pop("CAPABILITY"),
     );
     if (dat.length === 1 && dat[0] === null) {
       throw new IMAP4Error("No CAPABILITY response from server");
@@ -588,7 +589,7 @@ export class IMAP4 {
     const [typ2, dat2] = await this.#simple(
       "NOOP",
       [],
-      (t, d) => this.#untaggedResponse(t, d, name),
+      this.#pop(name),
     );
     return [typ2, dat2];
   }
@@ -692,7 +693,7 @@ export class IMAP4 {
    * @returns `["OK", [capabilities]]`
    */
   capability(): Promise<CommandResult> {
-    return this.#simple("CAPABILITY", [], (t, d) => this.#untaggedResponse(t, d, "CAPABILITY"));
+    return this.#simple("CAPABILITY", [], this.#pop("CAPABILITY"));
   }
 
   /**
@@ -789,7 +790,7 @@ export class IMAP4 {
    * @returns `[typ, [expunged numbers...]]` or `[typ, [null]]`
    */
   expunge(): Promise<CommandResult> {
-    return this.#simple("EXPUNGE", [], (t, d) => this.#untaggedResponse(t, d, "EXPUNGE"));
+    return this.#simple("EXPUNGE", [], this.#pop("EXPUNGE"));
   }
 
   /**
@@ -804,7 +805,7 @@ export class IMAP4 {
     return this.#simple(
       "FETCH",
       [message_set, message_parts],
-      (t, d) => this.#untaggedResponse(t, d, "FETCH"),
+      this.#pop("FETCH"),
     );
   }
 
@@ -818,7 +819,7 @@ export class IMAP4 {
     return this.#simple(
       "GETACL",
       [mbox(mailbox_name)],
-      (t, d) => this.#untaggedResponse(t, d, "ACL"),
+      this.#pop("ACL"),
     );
   }
 
@@ -834,7 +835,7 @@ export class IMAP4 {
     return this.#simple(
       "GETANNOTATION",
       [mbox(mailbox_name), entry, attribute],
-      (t, d) => this.#untaggedResponse(t, d, "ANNOTATION"),
+      this.#pop("ANNOTATION"),
     );
   }
 
@@ -845,7 +846,7 @@ export class IMAP4 {
    * @returns `[typ, [QUOTA data]]`
    */
   getquota(root: string): Promise<CommandResult> {
-    return this.#simple("GETQUOTA", [root], (t, d) => this.#untaggedResponse(t, d, "QUOTA"));
+    return this.#simple("GETQUOTA", [root], this.#pop("QUOTA"));
   }
 
   /**
@@ -874,7 +875,7 @@ export class IMAP4 {
     return this.#simple(
       "LIST",
       [mbox(directory), mbox(pattern)],
-      (t, d) => this.#untaggedResponse(t, d, "LIST"),
+      this.#pop("LIST"),
     );
   }
 
@@ -970,7 +971,7 @@ export class IMAP4 {
     return this.#simple(
       "LSUB",
       [mbox(directory), mbox(pattern)],
-      (t, d) => this.#untaggedResponse(t, d, "LSUB"),
+      this.#pop("LSUB"),
     );
   }
 
@@ -995,7 +996,7 @@ export class IMAP4 {
     return this.#simple(
       "MYRIGHTS",
       [mbox(mailbox_name)],
-      (t, d) => this.#untaggedResponse(t, d, "MYRIGHTS"),
+      this.#pop("MYRIGHTS"),
     );
   }
 
@@ -1005,7 +1006,7 @@ export class IMAP4 {
    * @returns `[typ, [NAMESPACE data]]`
    */
   namespace(): Promise<CommandResult> {
-    return this.#simple("NAMESPACE", [], (t, d) => this.#untaggedResponse(t, d, "NAMESPACE"));
+    return this.#simple("NAMESPACE", [], this.#pop("NAMESPACE"));
   }
 
   /**
@@ -1035,7 +1036,7 @@ export class IMAP4 {
     return this.#simple(
       "PARTIAL",
       [message_num, message_part, start, length],
-      (t, d) => this.#untaggedResponse(t, d, "FETCH"),
+      this.#pop("FETCH"),
     );
   }
 
@@ -1069,7 +1070,7 @@ export class IMAP4 {
    * @throws IMAP4Error for a charset when UTF-8 is enabled
    */
   search(charset: string | null, ...criteria: Arg[]): Promise<CommandResult> {
-    const finish = (t: string, d: Datum[]) => this.#untaggedResponse(t, d, "SEARCH");
+    const finish = this.#pop("SEARCH");
     if (charset) {
       if (this.utf8_enabled) {
         return Promise.reject(new IMAP4Error("Non-None charset not valid in UTF8 mode"));
@@ -1131,7 +1132,7 @@ export class IMAP4 {
     return this.#simple(
       "SETANNOTATION",
       args,
-      (t, d) => this.#untaggedResponse(t, d, "ANNOTATION"),
+      this.#pop("ANNOTATION"),
     );
   }
 
@@ -1146,7 +1147,7 @@ export class IMAP4 {
     return this.#simple(
       "SETQUOTA",
       [root, limits],
-      (t, d) => this.#untaggedResponse(t, d, "QUOTA"),
+      this.#pop("QUOTA"),
     );
   }
 
@@ -1162,7 +1163,7 @@ export class IMAP4 {
     return this.#simple(
       "SORT",
       [wrapParens(sort_criteria), charset, ...search_criteria],
-      (t, d) => this.#untaggedResponse(t, d, "SORT"),
+      this.#pop("SORT"),
     );
   }
 
@@ -1229,7 +1230,7 @@ export class IMAP4 {
     return this.#simple(
       "STATUS",
       [mbox(mailbox_name), names],
-      (t, d) => this.#untaggedResponse(t, d, "STATUS"),
+      this.#pop("STATUS"),
     );
   }
 
@@ -1245,7 +1246,7 @@ export class IMAP4 {
     return this.#simple(
       "STORE",
       [message_set, command, wrapParens(flags)],
-      (t, d) => this.#untaggedResponse(t, d, "FETCH"),
+      this.#pop("FETCH"),
     );
   }
 
@@ -1275,7 +1276,7 @@ export class IMAP4 {
     return this.#simple(
       "THREAD",
       [threading_algorithm, charset, ...search_criteria],
-      (t, d) => this.#untaggedResponse(t, d, "THREAD"),
+      this.#pop("THREAD"),
     );
   }
 
@@ -1305,10 +1306,11 @@ export class IMAP4 {
       if (typeof a[1] === "string") a[1] = mbox(a[1]);
       args = a;
     }
+    args.unshift(cmd);
     return this.#simple(
       "UID",
-      [cmd, ...args],
-      (t, d) => this.#untaggedResponse(t, d, name),
+      args,
+      this.#pop(name),
       UID_NAMES[cmd] ?? `UID ${cmd}`,
     );
   }
@@ -1637,6 +1639,16 @@ export class IMAP4 {
         { command: name },
       );
     }
+  }
+
+  /** The finisher that pops the untagged data of `name`; one per name, made once. */
+  #pop(name: string): (typ: string, data: Datum[]) => CommandResult {
+    let f = this.#finishers.get(name);
+    if (f === undefined) {
+      f = (typ, data) => this.#untaggedResponse(typ, data, name);
+      this.#finishers.set(name, f);
+    }
+    return f;
   }
 
   /** imaplib's `_untagged_response`: pops the data of `name`. */

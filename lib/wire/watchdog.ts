@@ -126,22 +126,17 @@ export class Watchdog {
   }
 
   #arm(deadline: number): void {
-    if (this.#timer !== undefined && this.#timerAt <= deadline) {
-      refTimer(this.#timer, true);
-      return;
-    }
+    if (this.#timer !== undefined && this.#timerAt <= deadline) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = deadline;
     this.#timer = setTimeout(() => this.#check(), Math.max(0, deadline - Date.now()));
+    refTimer(this.#timer, false);
   }
 
   #settle(waiter: Waiter): void {
     if (waiter.settled) return;
     waiter.settled = true;
-    if (--this.#active === 0) {
-      this.#waiters.length = 0;
-      if (this.#timer !== undefined) refTimer(this.#timer, false);
-    }
+    if (--this.#active === 0) this.#waiters.length = 0;
   }
 
   #check(): void {

@@ -140,8 +140,16 @@ export class ScriptedSource implements ByteSource {
     const end = this.#options.end ?? "eof";
     if (end === "eof") return null;
     if (end === "error") throw new Error("ScriptedSource: connection reset");
-    // Silence: wait until closed.
-    await new Promise<void>((resolve) => this.#wakers.add(resolve));
+    // Silence: wait until closed. An open, silent socket keeps the process alive; so does this.
+    await new Promise<void>((resolve) => {
+      const hold = setInterval(() => {}, 60_000);
+      this.#timers.add(hold);
+      this.#wakers.add(() => {
+        clearInterval(hold);
+        this.#timers.delete(hold);
+        resolve();
+      });
+    });
     return null;
   }
 

@@ -553,10 +553,12 @@ Deno.test("reader: a line that stops half way aborts after the timeout", async (
 });
 
 Deno.test("reader: with onDeadline, a timeout is handed to the owner, whose close ends the wait", async () => {
-  for (const [sent, message] of [
-    ["", /^Timed out waiting for the server$/],
-    ["* OK hal", /^Timed out waiting for the rest of a response line: "\* OK hal"/],
-  ] as const) {
+  for (
+    const [sent, message] of [
+      ["", /^Timed out waiting for the server$/],
+      ["* OK hal", /^Timed out waiting for the rest of a response line: "\* OK hal"/],
+    ] as const
+  ) {
     const src = new ScriptedSource(sent, { end: "silence" });
     const handed: IMAP4Abort[] = [];
     try {
