@@ -6,7 +6,7 @@
  * @module
  */
 
-import { concatBytes, smallBytes } from "../../utils/bytes.ts";
+import { concatBytes, pooledBytes } from "../../utils/bytes.ts";
 import { encodeMailboxName } from "../../utils/utf7.ts";
 
 /** A mailbox name: encoded in modified UTF-7 when it is not ASCII (unless UTF-8 is enabled). */
@@ -90,7 +90,7 @@ const textEncoder = new TextEncoder();
  */
 function lineBytes(text: string): Uint8Array {
   const n = text.length;
-  const out = smallBytes(n + 2);
+  const out = pooledBytes(n + 2);
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c >= 0x80) return textEncoder.encode(text + "\r\n");

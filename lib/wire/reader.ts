@@ -12,7 +12,7 @@
 
 import { IMAP4Abort, quoteBytes } from "../errors.ts";
 import { TIMED_OUT, Watchdog } from "./watchdog.ts";
-import { SMALL_BYTES_MAX, smallBytes } from "../../utils/bytes.ts";
+import { POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
 
 /** Where the reader gets bytes from: a transport, or anything with the same `read`. */
 export interface ByteSource {
@@ -362,8 +362,8 @@ export class ResponseReader {
 
   /** A copy of the next `size` buffered bytes (small ones carved from a shared slab). */
   #copyOut(size: number): Uint8Array {
-    if (size > SMALL_BYTES_MAX) return this.#buf.slice(this.#start, this.#start + size);
-    const out = smallBytes(size);
+    if (size > POOLED_BYTES_MAX) return this.#buf.slice(this.#start, this.#start + size);
+    const out = pooledBytes(size);
     out.set(this.#buf.subarray(this.#start, this.#start + size));
     return out;
   }

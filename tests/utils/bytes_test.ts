@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { concatBytes, POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
+
+Deno.test("pooledBytes: zero-filled arrays of the asked size that never share a byte", () => {
+  const sizes = [0, 1, 7, 8, 13, 4095, 4096, 4097, 20_000, POOLED_BYTES_MAX, POOLED_BYTES_MAX + 1];
+  const taken: Uint8Array[] = [];
+  // Enough rounds to cross several slabs of both sizes.
+  for (let round = 0; round < 40; round++) {
+    for (const n of sizes) {
+      const a = pooledBytes(n);
+      assert.equal(a.length, n);
+      assert.ok(a.every((b) => b === 0), `${n} bytes not zero-filled`);
+      a.fill(0xff);
+      taken.push(a);
+    }
+  }
+  // Filling each with its own index shows any overlap: a shared byte would hold another's index.
+  taken.forEach((a, i) => a.fill(i & 0xff));
+  taken.forEach((a, i) => assert.ok(a.every((b) => b === (i & 0xff)), `array ${i} overlaps`));
+  // Past the pooled sizes an array has its own buffer.
+  const big = pooledBytes(POOLED_BYTES_MAX + 1);
+  assert.equal(big.byteOffset, 0);
+  assert.equal(big.buffer.byteLength, POOLED_BYTES_MAX + 1);
+});
+
+Deno.test("concatBytes: joins in order, and returns a lone part as it is", () => {
+  const one = new Uint8Array([1, 2, 3]);
+  assert.equal(concatBytes([one]), one);
+  assert.deepEqual(
+    concatBytes([one, new Uint8Array(0), new Uint8Array([4])]),
+    new Uint8Array([1, 2, 3, 4]),
+  );
+  assert.deepEqual(concatBytes([]), new Uint8Array(0));
+});
