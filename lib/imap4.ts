@@ -1798,7 +1798,6 @@ export class IMAP4 {
   }
 
   /** Registers and writes consecutive one-chunk pipelined commands in one write. */
-  /** Registers and writes consecutive one-chunk pipelined commands in one write. */
   async #runBatch(first: Job): Promise<void> {
     try {
       await this.#sendBatch(first);
