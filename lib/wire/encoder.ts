@@ -136,27 +136,37 @@ export function quoteString(s: string): string {
   return '"' + s.replace(/[\\"]/g, "\\$&") + '"';
 }
 
+/** {@link scanText}: every character is ASCII. */
+const ASCII = 1;
+/** {@link scanText}: the text may travel as an atom (see {@link isAtomSafe}). */
+const ATOM = 2;
+
 /**
  * Refuses what must never travel outside a literal (CR, LF, NUL) and lone surrogates (not
- * Unicode: TextEncoder would silently send U+FFFD instead), in one pass over the characters.
+ * Unicode: TextEncoder would silently send U+FFFD instead), and says in the same pass whether the
+ * text is ASCII and whether it is atom-safe: one loop over the characters, not three.
  *
- * @returns whether `s` is all ASCII
+ * @returns {@link ASCII} and {@link ATOM} flags
  */
-function checkText(s: string, index: number, name: string): boolean {
-  let ascii = true;
+function scanText(s: string, index: number, name: string): number {
   const n = s.length;
-  for (let i = 0; i < n; i++) {
+  let ascii = true;
+  // A flag's leading backslash is allowed in an atom (`\Seen`).
+  let atom = n > 0;
+  for (let i = n > 1 && s.charCodeAt(0) === 0x5c ? 1 : 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x80) {
+      if (ATOM_SAFE[c] === 1) continue;
       if (c === 0x0d || c === 0x0a || c === 0) {
         throw new TypeError(
           `${describe(index, name)} contains a CR, LF or NUL character; ` +
             "pass a Uint8Array to send it as a literal",
         );
       }
+      atom = false;
       continue;
     }
-    ascii = false;
+    ascii = atom = false;
     if (c < 0xd800 || c > 0xdfff) continue;
     // A high surrogate followed by a low one is a pair; anything else is a lone surrogate.
     if (c <= 0xdbff && i + 1 < n) {
@@ -168,7 +178,16 @@ function checkText(s: string, index: number, name: string): boolean {
     }
     throw new TypeError(`${describe(index, name)} contains a lone surrogate (not Unicode)`);
   }
-  return ascii;
+  return (ascii ? ASCII : 0) | (atom ? ATOM : 0);
+}
+
+/**
+ * Refuses CR, LF, NUL and lone surrogates (see {@link scanText}).
+ *
+ * @returns whether `s` is all ASCII
+ */
+function checkText(s: string, index: number, name: string): boolean {
+  return (scanText(s, index, name) & ASCII) !== 0;
 }
 const LITERAL_MARKER_AT_END = /~?\{\d+\+?\}$/;
 
@@ -295,7 +314,7 @@ function encodeString(
   name: string,
   options: EncodeOptions,
 ): string | null {
-  const ascii = checkText(s, index, name);
+  const kind = scanText(s, index, name);
   const n = s.length;
   if (n >= 2) {
     const first = s.charCodeAt(0);
@@ -311,8 +330,8 @@ function encodeString(
       return s;
     }
   }
-  if (isAtomSafe(s)) return s;
-  if (ascii || options.utf8) return quoteString(s);
+  if ((kind & ATOM) !== 0) return s;
+  if ((kind & ASCII) !== 0 || options.utf8) return quoteString(s);
   // Non-ASCII text cannot travel in a quoted string before UTF8=ACCEPT: a literal carries it.
   return null;
 }
