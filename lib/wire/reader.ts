@@ -144,9 +144,11 @@ export class ResponseReader {
     if (this.#start === this.#end) {
       const got = await this.#fill(Date.now() + (wait ?? timeout), soft);
       if (!got) return null;
+      // Most responses arrive whole. (Bytes buffered before the call were the caller's to take
+      // with takeBuffered; here they are parsed once, below.)
+      const quick = this.takeBuffered();
+      if (quick !== null) return quick;
     }
-    const quick = this.takeBuffered();
-    if (quick !== null) return quick;
     const lines: string[] = [];
     const literals: Uint8Array[] = [];
     let total = 0;
