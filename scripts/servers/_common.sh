@@ -281,3 +281,27 @@ end_instance() {
     sleep 0.05
   done
 }
+
+# stop_instance DIR PIDFILE: end the instance whose state lives in DIR (see end_instance), PIDFILE
+# being its daemon's pid file relative to DIR, and remove that file. Idempotent.
+stop_instance() {
+  local dir
+  [[ -n ${1:-} ]] || die "the instance DIR argument is missing"
+  [[ -d $1 ]] || return 0
+  dir=$(cd -- "$1" && pwd -P)
+  end_instance "$dir" "$dir/$2"
+  rm -f "$dir/$2"
+}
+
+# main NAME NOT_INSTALLED ARGS...: the command line of every server script (start DIR, stop DIR,
+# available), dispatched to the script's own start, stop and available functions.
+main() {
+  local name=$1 missing=$2
+  shift 2
+  case ${1:-} in
+    start) [[ $# -eq 2 ]] || usage "$name"; available || die "$missing"; start "$2" ;;
+    stop) [[ $# -eq 2 ]] || usage "$name"; stop "$2" ;;
+    available) available ;;
+    *) usage "$name" ;;
+  esac
+}

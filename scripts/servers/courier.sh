@@ -179,9 +179,4 @@ stop() {
   stop_dir "$(cd -- "$1" && pwd -P)"
 }
 
-case ${1:-} in
-  start) [[ $# -eq 2 ]] || usage Courier; available || die "courier-imap is not installed"; start "$2" ;;
-  stop) [[ $# -eq 2 ]] || usage Courier; stop "$2" ;;
-  available) available ;;
-  *) usage Courier ;;
-esac
+main Courier "courier-imap is not installed" "$@"

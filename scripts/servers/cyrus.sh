@@ -140,18 +140,6 @@ start() {
     "IMAP_VERSION=${version:-unknown}"
 }
 
-stop() {
-  local dir
-  [[ -n ${1:-} ]] || die "the instance DIR argument is missing"
-  [[ -d $1 ]] || return 0
-  dir=$(cd -- "$1" && pwd -P)
-  end_instance "$dir" "$dir/master.pid"
-  rm -f "$dir/master.pid"
-}
+stop() { stop_instance "$1" master.pid; }
 
-case ${1:-} in
-  start) [[ $# -eq 2 ]] || usage Cyrus; available || die "cyrus-imapd or sasl2-bin is not installed"; start "$2" ;;
-  stop) [[ $# -eq 2 ]] || usage Cyrus; stop "$2" ;;
-  available) available ;;
-  *) usage Cyrus ;;
-esac
+main Cyrus "cyrus-imapd or sasl2-bin is not installed" "$@"

@@ -169,18 +169,6 @@ start() {
     "IMAP_VERSION=${version%% *}"
 }
 
-stop() {
-  local dir
-  [[ -n ${1:-} ]] || die "the instance DIR argument is missing"
-  [[ -d $1 ]] || return 0
-  dir=$(cd -- "$1" && pwd -P)
-  end_instance "$dir" "$dir/run/master.pid"
-  rm -f "$dir/run/master.pid"
-}
+stop() { stop_instance "$1" run/master.pid; }
 
-case ${1:-} in
-  start) [[ $# -eq 2 ]] || usage Dovecot; available || die "dovecot-imapd is not installed"; start "$2" ;;
-  stop) [[ $# -eq 2 ]] || usage Dovecot; stop "$2" ;;
-  available) available ;;
-  *) usage Dovecot ;;
-esac
+main Dovecot "dovecot-imapd is not installed" "$@"

@@ -123,18 +123,6 @@ start() {
     "IMAP_VERSION=${version##* }"
 }
 
-stop() {
-  local dir
-  [[ -n ${1:-} ]] || die "the instance DIR argument is missing"
-  [[ -d $1 ]] || return 0
-  dir=$(cd -- "$1" && pwd -P)
-  end_instance "$dir" "$dir/imap4d.pid"
-  rm -f "$dir/imap4d.pid"
-}
+stop() { stop_instance "$1" imap4d.pid; }
 
-case ${1:-} in
-  start) [[ $# -eq 2 ]] || usage Mailutils; available || die "mailutils-imap4d is not installed"; start "$2" ;;
-  stop) [[ $# -eq 2 ]] || usage Mailutils; stop "$2" ;;
-  available) available ;;
-  *) usage Mailutils ;;
-esac
+main Mailutils "mailutils-imap4d is not installed" "$@"
