@@ -13,7 +13,7 @@
 
 import type { Datum } from "./datum.ts";
 import type { Arg } from "./wire/encoder.ts";
-import { parseSequenceSet, type SequenceRange } from "../utils/sequence_set.ts";
+import { MAX_SEQ_NUMBER, parseSequenceSet, type SequenceRange } from "../utils/sequence_set.ts";
 
 /** The messages a pipelined FETCH or STORE asked for, and the data that came for them. */
 export interface Claim {
@@ -21,6 +21,8 @@ export interface Claim {
   ranges: SequenceRange[];
   /** Whether the set holds UIDs (UID FETCH / UID STORE) rather than sequence numbers. */
   byUid: boolean;
+  /** The one message of a one-number set, else -1 (worked out once: every lookup asks). */
+  single: number;
   /** The data that came for these messages. */
   items: Datum[];
 }
@@ -35,12 +37,35 @@ export interface Claim {
 export function claimOf(name: string, args: readonly Arg[]): Claim | null {
   const byUid = name === "UID";
   const set = byUid ? args[1] : args[0];
-  if (typeof set !== "string" && typeof set !== "number") return null;
+  if (typeof set === "number") {
+    return Number.isInteger(set) && set > 0 && set <= MAX_SEQ_NUMBER
+      ? { ranges: [{ start: set }], byUid, single: set, items: [] }
+      : null;
+  }
+  if (typeof set !== "string") return null;
+  // One message, the common case of commands issued one after another: no parser needed.
+  const n = set.length <= 10 && set.charCodeAt(0) !== 0x30 ? digitsValue(set) : -1;
+  if (n > 0 && n <= MAX_SEQ_NUMBER) return { ranges: [{ start: n }], byUid, single: n, items: [] };
   try {
-    return { ranges: parseSequenceSet(String(set)), byUid, items: [] };
+    const ranges = parseSequenceSet(set);
+    const r = ranges[0];
+    const one = ranges.length === 1 && r.end === undefined && r.start !== "*" ? r.start : -1;
+    return { ranges, byUid, single: one, items: [] };
   } catch {
     return null;
   }
+}
+
+/** The value of a string of ASCII digits, or -1 for anything else (the empty string too). */
+function digitsValue(s: string): number {
+  if (s.length === 0) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
 }
 
 /**
@@ -52,13 +77,6 @@ function bounds(r: SequenceRange): [number, number] {
   const b = r.end === undefined ? a : r.end === "*" ? Infinity : r.end;
   if (a === Infinity && b === Infinity) return [0, Infinity];
   return [Math.min(a, b), Math.max(a, b)];
-}
-
-/** The single message of a one-number set, or -1. */
-function single(claim: Claim): number {
-  if (claim.ranges.length !== 1) return -1;
-  const r = claim.ranges[0];
-  return r.end === undefined && r.start !== "*" ? r.start : -1;
 }
 
 function has(claim: Claim, n: number): boolean {
@@ -89,10 +107,17 @@ export class ClaimIndex<P> {
   #singles: [Map<number, P>, Map<number, P>] = [new Map(), new Map()];
   /** Claims of more than one message, in registration order. */
   #multi = new Map<P, Claim>();
+  /**
+   * The claim of the only claimer, kept out of the maps until a second one comes: commands sent
+   * one after another then touch no map at all.
+   */
+  #solo: P | null = null;
+  #soloClaim: Claim | null = null;
 
   /** How many pending commands hold a claim. */
   get claimers(): number {
-    return this.#singles[0].size + this.#singles[1].size + this.#multi.size;
+    return (this.#solo === null ? 0 : 1) + this.#singles[0].size + this.#singles[1].size +
+      this.#multi.size;
   }
 
   /**
@@ -108,7 +133,24 @@ export class ClaimIndex<P> {
       this.#unclaimed.set(resultType, (this.#unclaimed.get(resultType) ?? 0) + 1);
       return;
     }
-    const n = single(claim);
+    if (this.claimers === 0) {
+      this.#solo = p;
+      this.#soloClaim = claim;
+    } else {
+      this.#index();
+      this.#put(p, claim);
+    }
+  }
+
+  /** Moves the only claim into the maps, where the next ones go. */
+  #index(): void {
+    if (this.#solo === null) return;
+    this.#put(this.#solo, this.#soloClaim!);
+    this.#solo = this.#soloClaim = null;
+  }
+
+  #put(p: P, claim: Claim): void {
+    const n = claim.single;
     if (n >= 0) this.#singles[claim.byUid ? 1 : 0].set(n, p);
     else this.#multi.set(p, claim);
   }
@@ -128,7 +170,11 @@ export class ClaimIndex<P> {
       else this.#unclaimed.set(resultType, c);
       return;
     }
-    const n = single(claim);
+    if (this.#solo === p) {
+      this.#solo = this.#soloClaim = null;
+      return;
+    }
+    const n = claim.single;
     if (n >= 0) {
       const m = this.#singles[claim.byUid ? 1 : 0];
       if (m.get(n) === p) m.delete(n);
@@ -141,6 +187,7 @@ export class ClaimIndex<P> {
     this.#singles[0].clear();
     this.#singles[1].clear();
     this.#multi.clear();
+    this.#solo = this.#soloClaim = null;
   }
 
   /**
@@ -153,13 +200,14 @@ export class ClaimIndex<P> {
   conflicts(resultType: string | null, claim: Claim | null): boolean {
     if (resultType === null) return false;
     if (this.#unclaimed.has(resultType)) return true;
-    if (resultType !== "FETCH") return false;
-    if (claim === null) return this.claimers > 0;
+    if (resultType !== "FETCH" || this.claimers === 0) return false;
+    if (claim === null) return true;
+    this.#index();
     const mine = this.#singles[claim.byUid ? 1 : 0];
     const other = this.#singles[claim.byUid ? 0 : 1];
     if (other.size > 0) return true;
     for (const c of this.#multi.values()) if (overlap(claim, c)) return true;
-    const n = single(claim);
+    const n = claim.single;
     if (n >= 0) return mine.has(n);
     for (const k of mine.keys()) if (has(claim, k)) return true;
     return false;
@@ -173,6 +221,7 @@ export class ClaimIndex<P> {
    * @returns the command and its claim
    */
   owner(byUid: boolean, n: number): P | undefined {
+    this.#index();
     const p = this.#singles[byUid ? 1 : 0].get(n);
     if (p !== undefined) return p;
     for (const [q, c] of this.#multi) if (c.byUid === byUid && has(c, n)) return q;
@@ -185,6 +234,7 @@ export class ClaimIndex<P> {
    * @returns true when some pending command claims UIDs
    */
   anyByUid(): boolean {
+    this.#index();
     if (this.#singles[1].size > 0) return true;
     for (const c of this.#multi.values()) if (c.byUid) return true;
     return false;
@@ -196,6 +246,7 @@ export class ClaimIndex<P> {
    * @returns true when some pending command claims sequence numbers
    */
   anyBySeq(): boolean {
+    this.#index();
     if (this.#singles[0].size > 0) return true;
     for (const c of this.#multi.values()) if (!c.byUid) return true;
     return false;

@@ -11,6 +11,7 @@
 import type { Transport, TransportFactory } from "../transports/transport.ts";
 import { getTransports } from "../transports/mod.ts";
 import { type Claim, ClaimIndex, claimOf } from "./claims.ts";
+import { TagTable } from "./tag_table.ts";
 import { Commands, PIPELINABLE, type State } from "./commands.ts";
 import { IMAP4Abort, IMAP4Error, IMAP4ReadOnly } from "./errors.ts";
 import {
@@ -356,7 +357,7 @@ export class IMAP4 {
   #transport: Transport | null = null;
   #reader: ResponseReader | null = null;
   #timeout: number;
-  #pending = new Map<number, Pending>();
+  #pending = new TagTable<Pending>();
   #finishers = new Map<string, (typ: string, data: Datum[]) => CommandResult>();
   #autoPending = 0;
   #queue = new Deque<Job>();

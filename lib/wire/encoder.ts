@@ -211,10 +211,46 @@ export function encodeCommand(
   args: readonly Arg[],
   options: EncodeOptions = {},
 ): EncodedCommand {
+  // Most commands are one line of atoms, quoted strings and numbers: built here without the
+  // bookkeeping that literals, secrets and mailbox names need.
+  let text = tag + " " + name;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === null || arg === undefined) continue;
+    const out = typeof arg === "string"
+      ? encodeString(arg, i, name, options)
+      : typeof arg === "number"
+      ? encodeNumber(arg, i, name)
+      : null;
+    if (out === null) return encodeFrom(text, i, name, args, options);
+    text += " " + out;
+  }
+  return { chunks: [{ bytes: lineBytes(text), waitAfter: false }], log: text };
+}
+
+/** A number argument as text. */
+function encodeNumber(arg: number, index: number, name: string): string {
+  if (!Number.isSafeInteger(arg) || arg < 0) {
+    throw new TypeError(`${describe(index, name)} is not a non-negative integer: ${arg}`);
+  }
+  return String(arg);
+}
+
+/**
+ * {@link encodeCommand} from argument `from` on, `head` being the line so far: literals (each
+ * ending a chunk), secrets (masked in the log) and mailbox names.
+ */
+function encodeFrom(
+  head: string,
+  from: number,
+  name: string,
+  args: readonly Arg[],
+  options: EncodeOptions,
+): EncodedCommand {
   const chunks: CommandChunk[] = [];
   let pieces: Uint8Array[] = [];
-  let text = tag + " " + name;
-  let log = text;
+  let text = head;
+  let log = head;
 
   const flush = (waitAfter: boolean) => {
     pieces.push(lineBytes(text));
@@ -232,7 +268,7 @@ export function encodeCommand(
     pieces.push(bytes);
   };
 
-  for (let i = 0; i < args.length; i++) {
+  for (let i = from; i < args.length; i++) {
     const arg = args[i];
     if (arg === null || arg === undefined) continue;
     text += " ";
@@ -242,11 +278,9 @@ export function encodeCommand(
       continue;
     }
     if (typeof arg === "number") {
-      if (!Number.isSafeInteger(arg) || arg < 0) {
-        throw new TypeError(`${describe(i, name)} is not a non-negative integer: ${arg}`);
-      }
-      text += String(arg);
-      log += String(arg);
+      const out = encodeNumber(arg, i, name);
+      text += out;
+      log += out;
       continue;
     }
     if (typeof arg === "string") {

@@ -61,15 +61,14 @@ export class Watchdog {
       });
     }
     return new Promise<T | typeof TIMED_OUT>((resolve, reject) => {
-      const waiter: Waiter = { deadline, expire: () => resolve(TIMED_OUT), settled: false };
-      this.#add(waiter);
+      const waiter = this.guard(deadline, () => resolve(TIMED_OUT));
       p.then(
         (v) => {
-          this.#settle(waiter);
+          this.release(waiter);
           resolve(v);
         },
         (e) => {
-          this.#settle(waiter);
+          this.release(waiter);
           reject(mapError(e));
         },
       );
@@ -87,7 +86,11 @@ export class Watchdog {
   guard(deadline: number, onExpire: () => void): Waiter | null {
     if (deadline === Infinity) return null;
     const waiter: Waiter = { deadline, expire: onExpire, settled: false };
-    this.#add(waiter);
+    // Two of these per round trip: the common case costs no further call.
+    if (this.#waiters.length >= 64) this.#sweep();
+    this.#waiters.push(waiter);
+    this.#active++;
+    if (this.#timer === undefined || this.#timerAt > deadline) this.#arm(deadline);
     return waiter;
   }
 
@@ -97,7 +100,9 @@ export class Watchdog {
    * @param waiter the handle (null is ignored)
    */
   release(waiter: Waiter | null): void {
-    if (waiter !== null) this.#settle(waiter);
+    if (waiter === null || waiter.settled) return;
+    waiter.settled = true;
+    if (--this.#active === 0) this.#waiters.length = 0;
   }
 
   /** Stops the timer and ends every wait with {@link TIMED_OUT}. */
@@ -115,28 +120,17 @@ export class Watchdog {
     }
   }
 
-  #add(waiter: Waiter): void {
+  /** Drops settled waits once they are at least half of the list. */
+  #sweep(): void {
     const waiters = this.#waiters;
-    if (waiters.length >= 64 && waiters.length >= 2 * this.#active) {
-      this.#waiters = waiters.filter((w) => !w.settled);
-    }
-    this.#waiters.push(waiter);
-    this.#active++;
-    this.#arm(waiter.deadline);
+    if (waiters.length >= 2 * this.#active) this.#waiters = waiters.filter((w) => !w.settled);
   }
 
   #arm(deadline: number): void {
-    if (this.#timer !== undefined && this.#timerAt <= deadline) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = deadline;
     this.#timer = setTimeout(() => this.#check(), Math.max(0, deadline - Date.now()));
     refTimer(this.#timer, false);
-  }
-
-  #settle(waiter: Waiter): void {
-    if (waiter.settled) return;
-    waiter.settled = true;
-    if (--this.#active === 0) this.#waiters.length = 0;
   }
 
   #check(): void {

@@ -1,0 +1,122 @@
+/**
+ * The pending commands of a connection, by tag number.
+ *
+ * Tags are taken in increasing order and mostly completed in order, so the table is a window of an
+ * array: entry `n` sits at `n - base`, and the base moves past completed commands. A command sets
+ * and deletes one entry per round trip; a `Map` did that with hashing and, every few commands, a
+ * rehash in the runtime. Numbers outside the window (a caller who rewinds `tagnum`, or a jump
+ * of more than {@link WINDOW_MAX}) go to a `Map`, so every number works.
+ *
+ * @module
+ */
+
+/** The most slots the window spans; a number further ahead goes to the overflow map. */
+const WINDOW_MAX = 4096;
+
+/** Pending entries by non-negative integer key (a tag's number). */
+export class TagTable<P> {
+  /** Entry `#base + i` at index `i`; holes are completed commands. */
+  #slots: (P | undefined)[] = [];
+  #base = 0;
+  /** Slots before this index are all holes. */
+  #head = 0;
+  /** Entries in the window. */
+  #inWindow = 0;
+  /** Entries outside the window. */
+  #other: Map<number, P> | null = null;
+
+  /** How many entries the table holds. */
+  get size(): number {
+    return this.#inWindow + (this.#other?.size ?? 0);
+  }
+
+  /**
+   * The entry for `n`.
+   *
+   * @param n the key
+   * @returns the entry, or undefined
+   */
+  get(n: number): P | undefined {
+    const i = n - this.#base;
+    if (i >= 0 && i < this.#slots.length) {
+      const p = this.#slots[i];
+      if (p !== undefined) return p;
+    }
+    return this.#other?.get(n);
+  }
+
+  /**
+   * Adds or replaces the entry for `n`.
+   *
+   * @param n the key
+   * @param p the entry
+   */
+  set(n: number, p: P): void {
+    if (this.#inWindow === 0) {
+      this.#slots.length = 0;
+      this.#base = n;
+      this.#head = 0;
+    }
+    const i = n - this.#base;
+    if (i < this.#head || i > this.#slots.length + WINDOW_MAX || !Number.isSafeInteger(n)) {
+      (this.#other ??= new Map()).set(n, p);
+      return;
+    }
+    if (this.#other !== null) this.#other.delete(n);
+    while (this.#slots.length < i) this.#slots.push(undefined);
+    if (this.#slots[i] === undefined) this.#inWindow++;
+    this.#slots[i] = p;
+  }
+
+  /**
+   * Removes the entry for `n`, if any.
+   *
+   * @param n the key
+   */
+  delete(n: number): void {
+    const slots = this.#slots;
+    const i = n - this.#base;
+    if (i >= 0 && i < slots.length && slots[i] !== undefined) {
+      slots[i] = undefined;
+      if (--this.#inWindow === 0) {
+        slots.length = 0;
+        return;
+      }
+      // The window starts at the oldest command still pending: holes before it are cut off in
+      // batches, so that a long pipeline costs O(1) per command.
+      if (i === this.#head) {
+        let k = i + 1;
+        while (slots[k] === undefined) k++;
+        this.#head = k;
+        if (k >= 64 && 2 * k >= slots.length) {
+          slots.splice(0, k);
+          this.#base += k;
+          this.#head = 0;
+        }
+      }
+      return;
+    }
+    this.#other?.delete(n);
+  }
+
+  /**
+   * The entries, oldest first (the overflow map's after the window's).
+   *
+   * @returns a snapshot of the entries
+   */
+  values(): P[] {
+    const out: P[] = [];
+    const slots = this.#slots;
+    for (let i = this.#head; i < slots.length; i++) if (slots[i] !== undefined) out.push(slots[i]!);
+    if (this.#other !== null) { for (const p of this.#other.values()) out.push(p); }
+    return out;
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.#slots.length = 0;
+    this.#head = 0;
+    this.#inWindow = 0;
+    this.#other = null;
+  }
+}
