@@ -21,6 +21,7 @@ import {
   type EncodeOptions,
 } from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
+import type { Waiter } from "./wire/watchdog.ts";
 import { concatBytes } from "../utils/bytes.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
@@ -374,19 +375,31 @@ export class IMAP4 {
   /** Settles with the write of the backlog. */
   #backlogWritten: Promise<void> | null = null;
   #backlogSettle: [() => void, (e: unknown) => void] | null = null;
-  readonly #afterWrite = (): void => {
-    const parts = this.#backlog;
-    const settle = this.#backlogSettle;
-    if (parts.length === 0 || settle === null) {
-      this.#writing = false;
-      return;
+  /** The deadline of the write under way (one at a time). */
+  #writeGuard: Waiter | null = null;
+  /** Where the write under way settles (see #writeNow): no closures made per write. */
+  readonly #written = (): void => {
+    this.#reader!.watchdog.release(this.#writeGuard);
+    this.#writeGuard = null;
+    this.#nextWrite();
+  };
+  readonly #writeFailed = (e: unknown): never => {
+    this.#reader!.watchdog.release(this.#writeGuard);
+    this.#writeGuard = null;
+    // After a timeout this is the timeout's error: #fail keeps the first.
+    const err = this.#fail(
+      new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
+    );
+    this.#nextWrite();
+    throw err;
+  };
+  /** As #writeFailed, for a write whose caller does not wait for it (the connection fails). */
+  readonly #writeFailedQuietly = (e: unknown): void => {
+    try {
+      this.#writeFailed(e);
+    } catch {
+      // The connection has failed, which rejected every pending command.
     }
-    this.#backlog = [];
-    this.#backlogWritten = null;
-    this.#backlogSettle = null;
-    const p = this.#writeNow(concatBytes(parts));
-    p.then(settle[0], settle[1]);
-    p.then(this.#afterWrite, this.#afterWrite);
   };
   #dead: IMAP4Abort | null = null;
   #tls = false;
@@ -1313,6 +1326,8 @@ export class IMAP4 {
       args,
       this.#pop(name),
       UID_NAMES[cmd] ?? `UID ${cmd}`,
+      // Checked above when the subcommand's states are UID's own (as for every real one).
+      Commands[cmd] === Commands["UID"],
     );
   }
 
@@ -1696,9 +1711,10 @@ export class IMAP4 {
     args: readonly Arg[],
     finish?: (typ: string, data: Datum[]) => CommandResult,
     pipelineName = name,
+    stateChecked = false,
   ): Promise<CommandResult> {
     try {
-      this.#checkState(name);
+      if (!stateChecked) this.#checkState(name);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1733,7 +1749,7 @@ export class IMAP4 {
             }
             this.#log(`C: ${cmd.log}`);
             // A failed write fails the connection, which rejects this command.
-            this.#write(cmd.chunks[0].bytes);
+            this.#write(cmd.chunks[0].bytes, true);
             this.#ensurePump();
             return;
           }
@@ -2018,16 +2034,18 @@ export class IMAP4 {
     await this.#write(bytes);
   }
 
-  /** Writes in call order: a write starts only when the one before it has finished. */
-  #write(bytes: Uint8Array): Promise<void> {
+  /**
+   * Writes in call order: a write starts only when the one before it has finished.
+   *
+   * @param quiet the caller does not wait: a failure only fails the connection (which rejects
+   *   the pending commands), and the promise returned always fulfils
+   */
+  #write(bytes: Uint8Array, quiet = false): Promise<void> {
     // With nothing under way the bytes go to the transport now: a hop through a chain would put
     // every microtask already queued between the caller and the socket.
     if (!this.#writing) {
       this.#writing = true;
-      const p = this.#writeNow(bytes);
-      // Settled either way; this also keeps a failed write from surfacing as unhandled.
-      p.then(this.#afterWrite, this.#afterWrite);
-      return p;
+      return this.#writeNow(bytes, quiet);
     }
     // Commands issued while a write is under way (e.g. all at once) leave in one write after it.
     this.#backlog.push(bytes);
@@ -2041,23 +2059,36 @@ export class IMAP4 {
     return this.#backlogWritten;
   }
 
-  #writeNow(bytes: Uint8Array): Promise<void> {
-    if (this.#dead) return Promise.reject(this.#closedError());
-    const watchdog = this.#reader!.watchdog;
+  /** Starts the write of the backlog, if any, once a write has settled. */
+  #nextWrite(): void {
+    const parts = this.#backlog;
+    const settle = this.#backlogSettle;
+    if (parts.length === 0 || settle === null) {
+      this.#writing = false;
+      return;
+    }
+    this.#backlog = [];
+    this.#backlogWritten = null;
+    this.#backlogSettle = null;
+    this.#writeNow(concatBytes(parts), false).then(settle[0], settle[1]);
+  }
+
+  #writeNow(bytes: Uint8Array, quiet: boolean): Promise<void> {
+    if (this.#dead) {
+      const err = this.#closedError();
+      // Later writes are refused the same way.
+      this.#nextWrite();
+      return quiet ? Promise.resolve() : Promise.reject(err);
+    }
     // Past the deadline the connection fails, which closes the transport and so settles the
     // write: a guard does what a race would, without a promise per write.
-    const guard = watchdog.guard(Date.now() + this.#timeout, this.#writeTimedOut);
+    this.#writeGuard = this.#reader!.watchdog.guard(
+      Date.now() + this.#timeout,
+      this.#writeTimedOut,
+    );
     return this.#transport!.write(bytes).then(
-      () => watchdog.release(guard),
-      (e) => {
-        watchdog.release(guard);
-        // After a timeout this is the timeout's error: #fail keeps the first.
-        throw this.#fail(
-          new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, {
-            cause: e,
-          }),
-        );
-      },
+      this.#written,
+      quiet ? this.#writeFailedQuietly : this.#writeFailed,
     );
   }
 
@@ -2085,14 +2116,14 @@ export class IMAP4 {
     this.#pumping = true;
     try {
       while (!this.#dead && (this.#autoPending > 0 || this.#contWaiter !== null)) {
-        if (this.#mustPause()) {
+        if (this.#fetchSink !== null && this.#mustPause()) {
           await new Promise<void>((r) => (this.#openGate = r));
           continue;
         }
         // A response already buffered is taken without a promise; one that arrives whole costs
         // one wait for bytes.
         const reader = this.#reader!;
-        let r = reader.takeBuffered();
+        let r = reader.buffered === 0 ? null : reader.takeBuffered();
         if (r === null) {
           if (reader.buffered === 0) {
             await reader.fill();
@@ -2160,7 +2191,7 @@ export class IMAP4 {
         new IMAP4Abort(`Invalid tagged status: ${JSON.stringify(line.slice(0, 200))}`),
       );
     }
-    this.#responseCode(typ, dat);
+    if (dat.charCodeAt(0) === 0x5b) this.#responseCode(typ, dat);
     this.#complete(pending, typ, [dat]);
   }
 
@@ -2212,7 +2243,7 @@ export class IMAP4 {
       return;
     }
     for (const item of items) this.#appendUntagged(typ, item);
-    this.#responseCode(typ, dat);
+    if (dat.charCodeAt(0) === 0x5b) this.#responseCode(typ, dat);
 
     if (typ === "BYE") {
       for (const p of this.#pending.values()) {

@@ -53,7 +53,8 @@ export class TagTable<P> {
    */
   set(n: number, p: P): void {
     if (this.#inWindow === 0) {
-      this.#slots.length = 0;
+      // Every slot is a hole: the window starts again at n, over the same array (setting an
+      // array's length is a call into the runtime).
       this.#base = n;
       this.#head = 0;
     }
@@ -79,7 +80,8 @@ export class TagTable<P> {
     if (i >= 0 && i < slots.length && slots[i] !== undefined) {
       slots[i] = undefined;
       if (--this.#inWindow === 0) {
-        slots.length = 0;
+        // Kept for the next window, unless a long pipeline made it large.
+        if (slots.length > 64) this.#slots = [];
         return;
       }
       // The window starts at the oldest command still pending: holes before it are cut off in
@@ -114,7 +116,7 @@ export class TagTable<P> {
 
   /** Removes every entry. */
   clear(): void {
-    this.#slots.length = 0;
+    this.#slots = [];
     this.#head = 0;
     this.#inWindow = 0;
     this.#other = null;

@@ -38,6 +38,8 @@ export class Watchdog {
    * every new waiter, which is most of a wait's cost).
    */
   #waiters: Waiter[] = [];
+  /** How many entries of #waiters are in use (the rest are stale; resetting a length is slow). */
+  #used = 0;
   #active = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -87,8 +89,8 @@ export class Watchdog {
     if (deadline === Infinity) return null;
     const waiter: Waiter = { deadline, expire: onExpire, settled: false };
     // Two of these per round trip: the common case costs no further call.
-    if (this.#waiters.length >= 64) this.#sweep();
-    this.#waiters.push(waiter);
+    if (this.#used >= 64) this.#sweep();
+    this.#waiters[this.#used++] = waiter;
     this.#active++;
     if (this.#timer === undefined || this.#timerAt > deadline) this.#arm(deadline);
     return waiter;
@@ -102,7 +104,7 @@ export class Watchdog {
   release(waiter: Waiter | null): void {
     if (waiter === null || waiter.settled) return;
     waiter.settled = true;
-    if (--this.#active === 0) this.#waiters.length = 0;
+    if (--this.#active === 0) this.#used = 0;
   }
 
   /** Stops the timer and ends every wait with {@link TIMED_OUT}. */
@@ -110,9 +112,9 @@ export class Watchdog {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Infinity;
-    const waiters = this.#waiters;
+    const waiters = this.#waiters.slice(0, this.#used);
     this.#waiters = [];
-    this.#active = 0;
+    this.#used = this.#active = 0;
     for (const w of waiters) {
       if (w.settled) continue;
       w.settled = true;
@@ -122,8 +124,11 @@ export class Watchdog {
 
   /** Drops settled waits once they are at least half of the list. */
   #sweep(): void {
+    if (this.#used < 2 * this.#active) return;
     const waiters = this.#waiters;
-    if (waiters.length >= 2 * this.#active) this.#waiters = waiters.filter((w) => !w.settled);
+    let live = 0;
+    for (let i = 0; i < this.#used; i++) if (!waiters[i].settled) waiters[live++] = waiters[i];
+    this.#used = live;
   }
 
   #arm(deadline: number): void {
@@ -140,7 +145,8 @@ export class Watchdog {
     let next = Infinity;
     const due: Waiter[] = [];
     const live: Waiter[] = [];
-    for (const w of this.#waiters) {
+    for (let i = 0; i < this.#used; i++) {
+      const w = this.#waiters[i];
       if (w.settled) continue;
       if (now >= w.deadline) due.push(w);
       else {
@@ -149,7 +155,7 @@ export class Watchdog {
       }
     }
     this.#waiters = live;
-    this.#active = live.length;
+    this.#used = this.#active = live.length;
     for (const w of due) {
       w.settled = true;
       w.expire();
