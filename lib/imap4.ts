@@ -2184,7 +2184,8 @@ export class IMAP4 {
     }
     const rest = sp === -1 ? "" : line.slice(sp + 1);
     const sp2 = rest.indexOf(" ");
-    const typ = (sp2 === -1 ? rest : rest.slice(0, sp2)).toUpperCase();
+    const word = sp2 === -1 ? rest : rest.slice(0, sp2);
+    const typ = word === "OK" || word === "NO" || word === "BAD" ? word : word.toUpperCase();
     const dat = sp2 === -1 ? "" : rest.slice(sp2 + 1);
     if (typ !== "OK" && typ !== "NO" && typ !== "BAD") {
       throw this.#fail(
@@ -2374,7 +2375,8 @@ export class IMAP4 {
 
   #log(line: string): void {
     if (this.#secrets.length > 0) line = this.#mask(line);
-    this.#ring(line);
+    this.#recent[this.#recentNext] = line;
+    this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
     if (this.#options.logger) this.#options.logger(line);
     else if (this.debug >= 4) console.error(`  ${line}`);
   }
@@ -2383,8 +2385,10 @@ export class IMAP4 {
     if (!this.#options.logger && this.debug < 4) {
       // Only the ring buffer wants it: the first line, cut short, costs next to nothing.
       // Masked before it is cut, so that no part of a secret survives the cut.
-      const line = this.#secrets.length > 0 ? this.#mask(r.lines[0]) : r.lines[0];
-      this.#ring("S: " + (line.length > 200 ? line.slice(0, 200) : line));
+      let line = r.lines[0];
+      if (this.#secrets.length > 0) line = this.#mask(line);
+      this.#recent[this.#recentNext] = "S: " + (line.length > 200 ? line.slice(0, 200) : line);
+      this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
       return;
     }
     let text = r.lines[0];
@@ -2392,11 +2396,6 @@ export class IMAP4 {
       text += `\r\n<${r.literals[i].length} bytes>${r.lines[i + 1]}`;
     }
     this.#log(`S: ${text}`);
-  }
-
-  #ring(line: string): void {
-    this.#recent[this.#recentNext] = this.#secrets.length > 0 ? this.#mask(line) : line;
-    this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
   }
 
   /** Replaces the secrets in flight (as sent, and as quoted) by `***`. */

@@ -62,6 +62,8 @@ export interface Response {
 const LF = 0x0a;
 const CR = 0x0d;
 const INITIAL_BUFFER = 256 * 1024;
+/** Buffered bytes up to this many are decoded at once to take one-line responses (#takeTextLine). */
+const TEXT_MAX = 1024;
 /** Literals larger than this are gathered in chunks, so memory follows the bytes received. */
 const EXACT_LITERAL_MAX = 8 * 1024 * 1024;
 const LITERAL_CHUNK = 1024 * 1024;
@@ -82,6 +84,13 @@ export class ResponseReader {
   /** `#buf` up to `#end`, kept while those stay the same. */
   #view: Uint8Array = new Uint8Array(0);
   #viewOf: Uint8Array | null = null;
+  /**
+   * The buffered bytes from `#textAt` to `#end`, decoded at once when they were few and decoded
+   * to as many characters as bytes (so character and byte offsets agree): every one-line
+   * response among them is then a slice (see #takeTextLine). Null once bytes move or arrive.
+   */
+  #text: string | null = null;
+  #textAt = 0;
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
   #inflight: Promise<number | null> | null = null;
   #eof = false;
@@ -188,6 +197,10 @@ export class ResponseReader {
   takeBuffered(): Response | null {
     const start = this.#start;
     if (start === this.#end) return null;
+    if (this.#end - start <= TEXT_MAX) {
+      const line = this.#takeTextLine(start);
+      if (line !== null) return { lines: [line], literals: [] };
+    }
     const lines: string[] = [];
     const literals: Uint8Array[] = [];
     let total = 0;
@@ -206,6 +219,35 @@ export class ResponseReader {
     }
     this.#start = start;
     return null;
+  }
+
+  /**
+   * The next response when it is one complete line without a literal, taken from the decoded
+   * text of a few buffered bytes; null (nothing consumed) for anything else, which the byte path
+   * then reads or refuses exactly as before. Most round trips end in two such lines: one decode
+   * serves both.
+   */
+  #takeTextLine(start: number): string | null {
+    let text = this.#text;
+    if (text === null || start < this.#textAt) {
+      text = decoder.decode(this.#buf.subarray(start, this.#end));
+      // Fewer characters than bytes: multi-byte text, whose offsets differ (the byte path).
+      if (text.length !== this.#end - start) return null;
+      this.#text = text;
+      this.#textAt = start;
+    }
+    const at = start - this.#textAt;
+    const lf = text.indexOf("\n", at);
+    // Incomplete, empty, not ended by CRLF, over a limit or maybe announcing a literal: all for
+    // the byte path, which has the checks and the errors.
+    if (lf < at + 2 || text.charCodeAt(lf - 1) !== CR || text.charCodeAt(lf - 2) === 0x7d) {
+      return null;
+    }
+    if (lf - 1 - at > this.#limits.maxLineLength || lf + 1 - at > this.#limits.maxResponseSize) {
+      return null;
+    }
+    this.#start = start + (lf + 1 - at);
+    return text.slice(at, lf - 1);
   }
 
   /**
@@ -301,6 +343,7 @@ export class ResponseReader {
   }
 
   async #readLiteral(size: number, deadline: number): Promise<Uint8Array> {
+    this.#text = null;
     const have = this.#end - this.#start;
     // The deadline rolls with the bytes received (timeout + received / minLiteralRate), never
     // with the size announced: a silent or trickling peer is cut off after about `timeout`.
@@ -372,6 +415,7 @@ export class ResponseReader {
 
   /** Reads from the source straight into `dst` (used for literals), hard deadline. */
   async #readInto(dst: Uint8Array, deadline: number): Promise<number> {
+    this.#text = null;
     const n = await this.#race(this.#src.read(dst), deadline);
     if (n === TIMED_OUT) throw this.#abort("Timed out reading a literal from the server");
     if (n === null || n === 0) {
@@ -386,6 +430,7 @@ export class ResponseReader {
    * in flight and is picked up by the next call).
    */
   async #fill(deadline: number, soft: boolean): Promise<boolean> {
+    this.#text = null;
     if (this.#eof) throw this.#abort("Connection closed by the server");
     if (this.#inflight === null) {
       if (this.#start === this.#end) {

@@ -857,3 +857,50 @@ Deno.test({
     assert.ok(scanned <= 2 * (n + 2), `searched ${scanned} bytes for a ${n}-byte line`);
   },
 });
+
+Deno.test("reader property: lines taken pump-style match a per-line decode, whatever the bytes", async () => {
+  // Pieces that stress the one-decode path: ASCII, lone invalid bytes (one U+FFFD each, so
+  // offsets still agree), multi-byte text (offsets differ), split sequences, a BOM, braces.
+  const b = (...xs: number[]) => new Uint8Array(xs);
+  const piece = fc.constantFrom<Uint8Array>(
+    bytes("FETCH (UID 7)"),
+    bytes("OK done"),
+    b(0x80),
+    b(0xff, 0x41),
+    bytes("caf", b(0xc3, 0xa9)),
+    b(0xe2, 0x82),
+    b(0xef, 0xbb, 0xbf, 0x78),
+    bytes("}"),
+    bytes("{x}"),
+    bytes("\r"),
+  );
+  const lineArb = fc.array(piece, { minLength: 1, maxLength: 5 }).map((ps) => bytes(...ps, "\r\n"));
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.constantFrom("* ", "a1 "), lineArb), { minLength: 1, maxLength: 12 }),
+      fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 5 }),
+      async (lines, sizes) => {
+        const wire = bytes(...lines.map(([p, l]) => bytes(p, l)));
+        const expected = lines.map(([p, l]) => utf8.decode(bytes(p, l.subarray(0, l.length - 2))));
+        // As IMAP4's pump reads: whatever is buffered first, then one wait, then again.
+        const reader = new ResponseReader(new ScriptedSource(wire, { sizes }));
+        const got: string[] = [];
+        while (got.length < expected.length) {
+          let r = reader.buffered === 0 ? null : reader.takeBuffered();
+          if (r === null) {
+            if (reader.buffered === 0) {
+              await reader.fill();
+              r = reader.takeBuffered();
+            }
+            r ??= await reader.readResponse();
+          }
+          assert.ok(r !== null);
+          assert.equal(r.literals.length, 0);
+          got.push(r.lines[0]);
+        }
+        assert.deepEqual(got, expected);
+      },
+    ),
+    { seed: 0x7e47, numRuns: 1500 },
+  );
+});
