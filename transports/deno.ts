@@ -60,19 +60,24 @@ class ConnTransport implements Transport {
     this.#conn = conn;
   }
 
-  async read(buf: Uint8Array): Promise<number | null> {
-    if (this.#closed) return null;
+  read(buf: Uint8Array): Promise<number | null> {
+    if (this.#closed) return Promise.resolve(null);
     this.#reading = true;
-    try {
-      return await this.#conn.read(buf);
-    } catch (error) {
-      // Closing the connection under a pending read makes Deno reject it; that is end of stream.
-      if (this.#closed) return null;
-      throw error;
-    } finally {
-      this.#reading = false;
-    }
+    // Handlers made once, not an async function's machinery per read (one per round trip).
+    return this.#conn.read(buf).then(this.#readDone, this.#readFailed);
   }
+
+  readonly #readDone = (n: number | null): number | null => {
+    this.#reading = false;
+    return n;
+  };
+
+  readonly #readFailed = (error: unknown): null => {
+    this.#reading = false;
+    // Closing the connection under a pending read makes Deno reject it; that is end of stream.
+    if (this.#closed) return null;
+    throw error;
+  };
 
   async write(data: Uint8Array): Promise<void> {
     let offset = 0;
