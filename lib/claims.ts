@@ -44,7 +44,7 @@ export function claimOf(name: string, args: readonly Arg[]): Claim | null {
   }
   if (typeof set !== "string") return null;
   // One message, the common case of commands issued one after another: no parser needed.
-  const n = set.length <= 10 && set.charCodeAt(0) !== 0x30 ? digitsValue(set) : -1;
+  const n = ONE_NUMBER.test(set) ? Number(set) : -1;
   if (n > 0 && n <= MAX_SEQ_NUMBER) return { ranges: [{ start: n }], byUid, single: n, items: [] };
   try {
     const ranges = parseSequenceSet(set);
@@ -56,17 +56,8 @@ export function claimOf(name: string, args: readonly Arg[]): Claim | null {
   }
 }
 
-/** The value of a string of ASCII digits, or -1 for anything else (the empty string too). */
-function digitsValue(s: string): number {
-  if (s.length === 0) return -1;
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i) - 0x30;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
-}
+/** A one-message set: a number without leading zeros, up to ten digits. */
+const ONE_NUMBER = /^[1-9][0-9]{0,9}$/;
 
 /**
  * A range as [low, high]. "*" is the highest number in use, unknown here: a range with it holds

@@ -1804,14 +1804,8 @@ export class IMAP4 {
     const pre = this.tagpre;
     const from = pre.length;
     if (end <= from || end - from > 15 || !text.startsWith(pre)) return -1;
-    if (text.charCodeAt(from) === 0x30 && end - from > 1) return -1;
-    let n = 0;
-    for (let i = from; i < end; i++) {
-      const c = text.charCodeAt(i) - 0x30;
-      if (c < 0 || c > 9) return -1;
-      n = n * 10 + c;
-    }
-    return n;
+    const digits = text.slice(from, end);
+    return TAG_DIGITS.test(digits) ? Number(digits) : -1;
   }
 
   /** Registers and writes consecutive one-chunk pipelined commands in one write. */
@@ -2202,13 +2196,13 @@ export class IMAP4 {
     let sp = rest.indexOf(" ");
     let word = sp === -1 ? rest : rest.slice(0, sp);
     let number = "";
-    if (isDigits(word)) {
+    if (DIGITS.test(word)) {
       number = word;
       rest = sp === -1 ? "" : rest.slice(sp + 1);
       sp = rest.indexOf(" ");
       word = sp === -1 ? rest : rest.slice(0, sp);
     }
-    if (!isTypeWord(word)) {
+    if (!TYPE_WORD.test(word)) {
       throw this.#fail(
         new IMAP4Abort(`Cannot parse untagged response: ${JSON.stringify(line.slice(0, 200))}`),
       );
@@ -2676,27 +2670,15 @@ export class IMAP4_stream extends IMAP4 {
   }
 }
 
-/** Whether `s` is one or more ASCII digits (a message number). */
-function isDigits(s: string): boolean {
-  const n = s.length;
-  if (n === 0) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
-}
+// Short scans of every response are regular expressions, not loops: compiled code from the first
+// response on, where a loop runs in the interpreter for the first few hundred.
 
-/** Whether `s` can name an untagged response: ASCII letters and `-`, at least one. */
-function isTypeWord(s: string): boolean {
-  const n = s.length;
-  if (n === 0) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2d)) return false;
-  }
-  return true;
-}
+/** One or more ASCII digits (a message number). */
+const DIGITS = /^[0-9]+$/;
+/** What can name an untagged response: ASCII letters and `-`, at least one. */
+const TYPE_WORD = /^[A-Za-z-]+$/;
+/** The number part of one of our tags, as `String(n)` writes it (at most 15 digits). */
+const TAG_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/;
 
 /**
  * The UID commands' pipeline names as constants: a property key or Set member made at run time

@@ -91,11 +91,10 @@ const textEncoder = new TextEncoder();
 function lineBytes(text: string): Uint8Array {
   const n = text.length;
   const out = pooledBytes(n + 2);
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x80) return textEncoder.encode(text + "\r\n");
-    out[i] = c;
-  }
+  // The runtime's encoder, not a loop: a loop runs in the interpreter for the first few hundred
+  // commands, at several times the cost. All of the text fits only if it is all ASCII.
+  const { read, written } = textEncoder.encodeInto(text, out);
+  if (read !== n || written !== n) return textEncoder.encode(text + "\r\n");
   out[n] = 0x0d;
   out[n + 1] = 0x0a;
   return out;
@@ -140,6 +139,10 @@ export function quoteString(s: string): string {
 const ASCII = 1;
 /** {@link scanText}: the text may travel as an atom (see {@link isAtomSafe}). */
 const ATOM = 2;
+/** Text that {@link scanText} finds atom-safe: an optional leading `\`, then {@link ATOM_SAFE}. */
+const ATOM_TEXT = /^\\?[\x21\x23-\x27\x2a-\x5b\x5d-\x7a\x7c-\x7e]+$/;
+/** Printable ASCII, space included: ASCII, and never a CR, LF or NUL. */
+const PRINTABLE_TEXT = /^[\x20-\x7e]*$/;
 
 /**
  * Refuses what must never travel outside a literal (CR, LF, NUL) and lone surrogates (not
@@ -149,6 +152,10 @@ const ATOM = 2;
  * @returns {@link ASCII} and {@link ATOM} flags
  */
 function scanText(s: string, index: number, name: string): number {
+  // The common cases by regular expression (compiled code from the first command on); the
+  // loop below for the rest, which also names what is wrong.
+  if (ATOM_TEXT.test(s)) return ASCII | ATOM;
+  if (PRINTABLE_TEXT.test(s)) return ASCII;
   const n = s.length;
   let ascii = true;
   // A flag's leading backslash is allowed in an atom (`\Seen`).

@@ -665,3 +665,18 @@ function concatChunks(cmd: EncodedCommand): Uint8Array {
 function b(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
 }
+
+Deno.test("encoder property: an argument goes out bare exactly when isAtomSafe says so", () => {
+  // Every ASCII character but CR, LF and NUL (refused), plus a non-ASCII one.
+  const unit = fc.integer({ min: 1, max: 0x80 })
+    .filter((c) => c !== 0x0a && c !== 0x0d)
+    .map((c) => c === 0x80 ? "é" : String.fromCharCode(c));
+  fc.assert(
+    fc.property(fc.string({ unit, maxLength: 8 }), (s) => {
+      if (isRaw(s)) return;
+      const line = new TextDecoder().decode(concatChunks(enc([s])));
+      assert.equal(line === `A1 CMD ${s}\r\n`, isAtomSafe(s), JSON.stringify(s));
+    }),
+    { seed: 0xa70, numRuns: 20_000 },
+  );
+});
