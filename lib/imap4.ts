@@ -413,6 +413,8 @@ export class IMAP4 {
   #secrets: string[] = [];
   /** Upper bounds of what `untagged_responses` holds (exact after a recount). */
   #untaggedCount = 0;
+  readonly #maxUntagged: number;
+  readonly #maxUntaggedBytes: number;
   #untaggedBytes = 0;
   #idleSink: ((typ: string, datum: Datum[]) => void) | null = null;
   #fetchSink: FetchSink | null = null;
@@ -431,6 +433,8 @@ export class IMAP4 {
     this.#options = options;
     this.debug = options.debug ?? 0;
     this.#timeout = options.timeout ?? DEFAULT_LIMITS.timeout;
+    this.#maxUntagged = options.maxUntaggedResponses ?? MAX_UNTAGGED;
+    this.#maxUntaggedBytes = options.maxUntaggedBytes ?? MAX_UNTAGGED_BYTES;
     if (options.tagPrefix !== undefined && !/^[A-Za-z]{1,16}$/.test(options.tagPrefix)) {
       throw new TypeError(
         `Tag prefix must be 1 to 16 letters: ${JSON.stringify(options.tagPrefix)}`,
@@ -1678,8 +1682,8 @@ export class IMAP4 {
 
   #appendUntagged(typ: string, dat: Datum): void {
     const size = datumSize(dat);
-    const maxCount = this.#options.maxUntaggedResponses ?? MAX_UNTAGGED;
-    const maxBytes = this.#options.maxUntaggedBytes ?? MAX_UNTAGGED_BYTES;
+    const maxCount = this.#maxUntagged;
+    const maxBytes = this.#maxUntaggedBytes;
     if (this.#untaggedCount >= maxCount || this.#untaggedBytes + size > maxBytes) {
       // The counters only grow (claimed data is not subtracted): recount, then judge.
       this.#untaggedCount = this.#untaggedBytes = 0;
@@ -2223,7 +2227,10 @@ export class IMAP4 {
       this.#idleSink(typ, items);
       return;
     }
-    if (typ === "FETCH" && this.#routeFetch(number, r, items)) return;
+    // Routing needs two claimers; one command at a time keeps imaplib's semantics.
+    if (typ === "FETCH" && this.#claims.claimers >= 2 && this.#routeFetch(number, r, items)) {
+      return;
+    }
     const sink = this.#fetchSink;
     if (sink !== null && typ === "FETCH") {
       if (!sink.discard) {
@@ -2261,8 +2268,6 @@ export class IMAP4 {
 
   /** Gives a FETCH response to the pending FETCH or STORE that asked for its message. */
   #routeFetch(number: string, r: Response, items: Datum[]): boolean {
-    // One command at a time keeps imaplib's semantics: its data waits in untagged_responses.
-    if (this.#claims.claimers < 2) return false;
     let owner: Pending | undefined;
     if (this.#claims.anyByUid()) {
       const m = /[( ]UID (\d+)/i.exec(r.lines.length === 1 ? r.lines[0] : r.lines.join(" "));
