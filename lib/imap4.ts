@@ -107,7 +107,7 @@ export type Authenticator = (
 
 interface Pending {
   tag: string;
-  /** The tag's number: the key of the pending table (a number hashes without a runtime call). */
+  /** The tag's number: its place in the pending table (see TagTable). */
   num: number;
   name: string;
   /** Runs synchronously when the tagged response is read, so untagged data is attributed right. */
