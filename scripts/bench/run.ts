@@ -695,7 +695,9 @@ async function main(): Promise<void> {
       "  multipart/alternative in quoted-printable UTF-8, base64 attachments, 20 KB ±30 %.",
       "  The server is warmed up (index, cache, page cache) before the first measured run.",
       "- A quick check: `deno task bench --quick` (500 messages, 1 round, not written here).",
-      "  Server-less micro-benchmarks of the wire layer: `deno bench tests/bench/`.",
+      "  Server-less micro-benchmarks of the wire layer: `deno bench tests/bench/`. The client's",
+      "  own cost per round trip, without server or network: `deno task bench:client` (its header",
+      "  shows how to count instructions with callgrind, a figure the machine's noise leaves alone).",
       "",
     ].join("\n");
     console.log(report);
