@@ -79,19 +79,31 @@ class ConnTransport implements Transport {
     throw error;
   };
 
-  async write(data: Uint8Array): Promise<void> {
-    let offset = 0;
+  write(data: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("Cannot write: the transport is closed"));
+    // Most writes are taken whole by the first call: no async function for them (one per round
+    // trip), only for the rest of a partial write.
+    return this.#conn.write(data).then(
+      (n) => n < data.length ? this.#writeRest(data, n) : undefined,
+      this.#writeFailed,
+    );
+  }
+
+  async #writeRest(data: Uint8Array, offset: number): Promise<void> {
     while (offset < data.length) {
       if (this.#closed) throw new Error("Cannot write: the transport is closed");
       try {
-        // A view costs as much as a short write's bookkeeping: only cut one when needed.
-        offset += await this.#conn.write(offset === 0 ? data : data.subarray(offset));
+        offset += await this.#conn.write(data.subarray(offset));
       } catch (error) {
-        if (this.#closed) throw new Error("Cannot write: the transport is closed");
-        throw error;
+        this.#writeFailed(error);
       }
     }
   }
+
+  readonly #writeFailed = (error: unknown): never => {
+    if (this.#closed) throw new Error("Cannot write: the transport is closed");
+    throw error;
+  };
 
   close(): Promise<void> {
     if (!this.#closed) {

@@ -11,7 +11,7 @@
  */
 
 import { IMAP4Abort, quoteBytes } from "../errors.ts";
-import { TIMED_OUT, Watchdog } from "./watchdog.ts";
+import { TIMED_OUT, type Waiter, Watchdog } from "./watchdog.ts";
 import { POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
 
 /** Where the reader gets bytes from: a transport, or anything with the same `read`. */
@@ -184,8 +184,32 @@ export class ResponseReader {
    * @throws IMAP4Abort on end of stream or timeout
    */
   fill(): Promise<boolean> {
-    return this.#fill(Date.now() + this.#limits.timeout, false);
+    const deadline = Date.now() + this.#limits.timeout;
+    if (
+      this.#onDeadline === undefined || this.#eof || this.#expired !== null ||
+      this.#fillGuard !== null
+    ) {
+      return this.#fill(deadline, false);
+    }
+    // Once per round trip: a guard and two handlers made once, not an async function.
+    this.#startRead();
+    this.#fillGuard = this.watchdog.guard(deadline, this.#expire);
+    return this.#inflight!.then(this.#filled, this.#fillFailed);
   }
+
+  /** The guard of the wait in {@link fill}, while there is one. */
+  #fillGuard: Waiter | null = null;
+  readonly #filled = (n: number | null): boolean => {
+    this.watchdog.release(this.#fillGuard);
+    this.#fillGuard = null;
+    if (this.#expired !== null) throw this.#expired;
+    return this.#took(n);
+  };
+  readonly #fillFailed = (e: unknown): never => {
+    this.watchdog.release(this.#fillGuard);
+    this.#fillGuard = null;
+    throw this.#expired ?? this.#failed(e);
+  };
 
   /**
    * The next response when the buffer already holds all of it, without waiting; otherwise null,
@@ -430,8 +454,35 @@ export class ResponseReader {
    * in flight and is picked up by the next call).
    */
   async #fill(deadline: number, soft: boolean): Promise<boolean> {
-    this.#text = null;
     if (this.#eof) throw this.#abort("Connection closed by the server");
+    this.#startRead();
+    let n: number | null | typeof TIMED_OUT;
+    if (this.#expired !== null) throw this.#expired;
+    if (soft || this.#onDeadline === undefined) {
+      // A read abandoned by a failed connection must not surface as an unhandled rejection.
+      this.#inflight!.catch(() => {});
+      n = await this.#race(this.#inflight!, deadline);
+      if (n === TIMED_OUT) {
+        if (soft) return false;
+        throw this.#timeoutError();
+      }
+    } else {
+      const guard = this.watchdog.guard(deadline, this.#expire);
+      try {
+        n = await this.#inflight!;
+      } catch (e) {
+        throw this.#expired ?? this.#failed(e);
+      } finally {
+        this.watchdog.release(guard);
+      }
+      if (this.#expired !== null) throw this.#expired;
+    }
+    return this.#took(n);
+  }
+
+  /** Makes room in the buffer and starts a read of the source, unless one is under way. */
+  #startRead(): void {
+    this.#text = null;
     if (this.#inflight === null) {
       if (this.#start === this.#end) {
         this.#start = this.#end = 0;
@@ -453,27 +504,10 @@ export class ResponseReader {
         this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end),
       );
     }
-    let n: number | null | typeof TIMED_OUT;
-    if (this.#expired !== null) throw this.#expired;
-    if (soft || this.#onDeadline === undefined) {
-      // A read abandoned by a failed connection must not surface as an unhandled rejection.
-      this.#inflight.catch(() => {});
-      n = await this.#race(this.#inflight, deadline);
-      if (n === TIMED_OUT) {
-        if (soft) return false;
-        throw this.#timeoutError();
-      }
-    } else {
-      const guard = this.watchdog.guard(deadline, this.#expire);
-      try {
-        n = await this.#inflight;
-      } catch (e) {
-        throw this.#expired ?? this.#failed(e);
-      } finally {
-        this.watchdog.release(guard);
-      }
-      if (this.#expired !== null) throw this.#expired;
-    }
+  }
+
+  /** Takes the `n` bytes a read brought; end of stream is an abort. */
+  #took(n: number | null): boolean {
     this.#inflight = null;
     if (n === null || n === 0) {
       this.#eof = true;
