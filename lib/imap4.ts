@@ -2174,7 +2174,11 @@ export class IMAP4 {
       return;
     }
     const sp = line.indexOf(" ");
-    const pending = this.#pending.get(this.#tagNumber(line, sp === -1 ? line.length : sp));
+    // Answers mostly come in order: the oldest command's tag is tried before the tag is parsed.
+    let pending = this.#pending.oldest();
+    if (pending === undefined || sp !== pending.tag.length || !line.startsWith(pending.tag)) {
+      pending = this.#pending.get(this.#tagNumber(line, sp === -1 ? line.length : sp));
+    }
     if (!pending) {
       throw this.#fail(
         new IMAP4Abort(`Unexpected tagged response: ${JSON.stringify(line.slice(0, 200))}`),
@@ -2196,29 +2200,21 @@ export class IMAP4 {
 
   #dispatchUntagged(r: Response, line: string): void {
     // "* TYPE data" or "* N TYPE data" (imaplib's Untagged_response / Untagged_status).
-    let rest = line.slice(2);
-    let sp = rest.indexOf(" ");
-    let word = sp === -1 ? rest : rest.slice(0, sp);
-    let number = "";
-    if (DIGITS.test(word)) {
-      number = word;
-      rest = sp === -1 ? "" : rest.slice(sp + 1);
-      sp = rest.indexOf(" ");
-      word = sp === -1 ? rest : rest.slice(0, sp);
-    }
-    if (!TYPE_WORD.test(word)) {
+    const m = UNTAGGED.exec(line);
+    if (m === null) {
       throw this.#fail(
         new IMAP4Abort(`Cannot parse untagged response: ${JSON.stringify(line.slice(0, 200))}`),
       );
     }
-    const typ = typeName(word);
-    let dat = sp === -1 ? "" : rest.slice(sp + 1);
-    if (number) dat = dat === "" ? number : `${number} ${dat}`;
+    const number = m[1] ?? "";
+    const typ = typeName(m[2]);
+    let dat = line.length > m[0].length ? line.slice(m[0].length) : "";
+    if (number !== "") dat = dat === "" ? number : `${number} ${dat}`;
 
-    const items: Datum[] = [];
-    if (r.literals.length === 0) items.push(dat);
+    let items: Datum[];
+    if (r.literals.length === 0) items = [dat];
     else {
-      items.push([dat, r.literals[0]]);
+      items = [[dat, r.literals[0]]];
       for (let i = 1; i < r.literals.length; i++) items.push([r.lines[i], r.literals[i]]);
       items.push(r.lines[r.lines.length - 1]);
     }
@@ -2678,10 +2674,11 @@ export class IMAP4_stream extends IMAP4 {
 // Short scans of every response are regular expressions, not loops: compiled code from the first
 // response on, where a loop runs in the interpreter for the first few hundred.
 
-/** One or more ASCII digits (a message number). */
-const DIGITS = /^[0-9]+$/;
-/** What can name an untagged response: ASCII letters and `-`, at least one. */
-const TYPE_WORD = /^[A-Za-z-]+$/;
+/**
+ * An untagged response's head: `* `, a message number if any, and the type (ASCII letters and
+ * `-`), followed by a space or the end of the line.
+ */
+const UNTAGGED = /^\* (?:([0-9]+) )?([A-Za-z-]+)(?: |$)/;
 /** The number part of one of our tags, as `String(n)` writes it (at most 15 digits). */
 const TAG_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/;
 

@@ -46,6 +46,19 @@ export class TagTable<P> {
   }
 
   /**
+   * The entry with the lowest key in the window: the oldest command, whose answer usually comes
+   * first.
+   *
+   * @returns the entry, or undefined when the window is empty
+   */
+  oldest(): P | undefined {
+    if (this.#inWindow === 0) return undefined;
+    const slots = this.#slots;
+    for (let i = this.#head; i < slots.length; i++) if (slots[i] !== undefined) return slots[i];
+    return undefined;
+  }
+
+  /**
    * Adds or replaces the entry for `n`.
    *
    * @param n the key

@@ -56,6 +56,10 @@ Deno.test("TagTable: behaves as a Map under any mix of operations", () => {
         assert.equal(table.get(n), model.get(n), `key ${n}`);
       }
       assert.deepEqual(new Set(table.values()), new Set(model.values()));
+      // The oldest of the window is one of the entries; an empty table has none.
+      const oldest = table.oldest();
+      if (oldest !== undefined) assert.ok(table.values().includes(oldest));
+      if (model.size === 0) assert.equal(oldest, undefined);
       assert.equal(table.values().length, model.size);
     }),
     { seed: 0x7a61e, numRuns: 2_000 },
@@ -71,6 +75,7 @@ Deno.test("TagTable: a long pipeline keeps the window short and the order oldest
   }
   assert.equal(table.size, 2);
   assert.deepEqual(table.values(), [9998, 9999]);
+  assert.equal(table.oldest(), 9998);
   // Completed out of order: the oldest stays first until it completes.
   for (let n = 10_000; n < 10_010; n++) table.set(n, n);
   table.delete(10_005);
