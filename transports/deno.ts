@@ -64,7 +64,12 @@ class ConnTransport implements Transport {
     if (this.#closed) return Promise.resolve(null);
     this.#reading = true;
     // Handlers made once, not an async function's machinery per read (one per round trip).
-    return this.#conn.read(buf).then(this.#readDone, this.#readFailed);
+    try {
+      return this.#conn.read(buf).then(this.#readDone, this.#readFailed);
+    } catch (error) {
+      // As a rejection, like every other failure of a read.
+      return new Promise((resolve) => resolve(this.#readFailed(error)));
+    }
   }
 
   readonly #readDone = (n: number | null): number | null => {
@@ -83,10 +88,15 @@ class ConnTransport implements Transport {
     if (this.#closed) return Promise.reject(new Error("Cannot write: the transport is closed"));
     // Most writes are taken whole by the first call: no async function for them (one per round
     // trip), only for the rest of a partial write.
-    return this.#conn.write(data).then(
-      (n) => n < data.length ? this.#writeRest(data, n) : undefined,
-      this.#writeFailed,
-    );
+    try {
+      return this.#conn.write(data).then(
+        (n) => n < data.length ? this.#writeRest(data, n) : undefined,
+        this.#writeFailed,
+      );
+    } catch (error) {
+      // As a rejection, like every other failure of a write.
+      return new Promise((resolve) => resolve(this.#writeFailed(error)));
+    }
   }
 
   async #writeRest(data: Uint8Array, offset: number): Promise<void> {
