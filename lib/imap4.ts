@@ -1729,34 +1729,44 @@ export class IMAP4 {
     try {
       // The tag is only taken once the arguments are known to be sendable, so that a refused
       // call leaves no gap in the tags (transcripts with fixed tags stay in step).
-      cmd = this.#encode(this.tagpre + String(this.tagnum), name, args);
-      tag = this.#newTag();
+      tag = this.tagpre + String(this.tagnum);
+      cmd = this.#encode(tag, name, args);
+      this.tagnum++;
     } catch (e) {
       return Promise.reject(e);
     }
     if (PIPELINABLE.has(pipelineName)) {
       const resultType = RESULT_TYPES[pipelineName] ?? null;
-      const claim = resultType === "FETCH" ? claimOf(name, args) : null;
+      const fetching = resultType === "FETCH";
       if (cmd.chunks.length === 1) {
         return new Promise<CommandResult>((resolve, reject) => {
+          // With nothing pending nothing can conflict: the claim is worked out after the write.
+          const idle = this.#pending.size === 0;
+          let claim = fetching && !idle ? claimOf(name, args) : null;
           // Nothing queued ahead and nothing holding the connection: it goes out now, without a
           // trip through the scheduler (the common case of one command after another).
           if (
             !this.#scheduling && this.#queue.length === 0 &&
-            !this.#claims.conflicts(resultType, claim)
+            (idle || !this.#claims.conflicts(resultType, claim))
           ) {
             try {
-              this.#register(name, finish, false, tag, resultType, claim, resolve, reject);
+              this.#admit(name);
             } catch (e) {
               reject(e);
               return;
             }
-            this.#log(`C: ${cmd.log}`);
-            // A failed write fails the connection, which rejects this command.
+            // The bytes go first: the bookkeeping below then runs while the server works, not
+            // between its last answer and this command. Nothing can be read before it is done
+            // (the answer is taken in a later turn). A failed write fails the connection, which
+            // rejects this command.
             this.#write(cmd.chunks[0].bytes, true);
+            if (fetching && idle) claim = claimOf(name, args);
+            this.#enrol(name, finish, false, tag, resultType, claim, resolve, reject);
+            this.#log(`C: ${cmd.log}`);
             this.#ensurePump();
             return;
           }
+          if (fetching && claim === null) claim = claimOf(name, args);
           const job: Job = {
             exclusive: false,
             resultType,
@@ -1769,6 +1779,7 @@ export class IMAP4 {
           this.#resumePump();
         });
       }
+      const claim = fetching ? claimOf(name, args) : null;
       let result!: Promise<CommandResult>;
       const sent = this.#enqueue(
         false,
@@ -1966,18 +1977,39 @@ export class IMAP4 {
     outerResolve?: (r: CommandResult) => void,
     outerReject?: (e: unknown) => void,
   ): { pending: Pending; done: Promise<CommandResult> } {
+    this.#admit(name);
+    return this.#enrol(name, finish, manual, tag, resultType, claim, outerResolve, outerReject);
+  }
+
+  /**
+   * What imaplib's _command does before sending: refuses a dead connection, drops stale status
+   * data, and stops when a selected mailbox has gone read-only.
+   */
+  #admit(name: string): void {
     this.#throwIfDead();
-    // imaplib's _command: stale status data goes, and a mailbox gone read-only stops us.
     const ur = this.untagged_responses;
     if ("OK" in ur) delete ur["OK"];
     if ("NO" in ur) delete ur["NO"];
     if ("BAD" in ur) delete ur["BAD"];
     // Only a selected mailbox can turn read-only: READ-ONLY planted before login or STARTTLS
     // must not block commands (STARTTLS discards it).
-    const readOnly = this.state === "SELECTED" && "READ-ONLY" in this.untagged_responses;
+    const readOnly = this.state === "SELECTED" && "READ-ONLY" in ur;
     if (readOnly && !this.is_readonly && name !== "LOGOUT") {
       throw new IMAP4ReadOnly("Mailbox status changed to READ-ONLY", { command: name });
     }
+  }
+
+  /** Records an admitted command as pending; its answer can be dispatched from now on. */
+  #enrol(
+    name: string,
+    finish: ((typ: string, data: Datum[]) => CommandResult) | undefined,
+    manual: boolean,
+    tag: string,
+    resultType: string | null,
+    claim: Claim | null,
+    outerResolve?: (r: CommandResult) => void,
+    outerReject?: (e: unknown) => void,
+  ): { pending: Pending; done: Promise<CommandResult> } {
     let resolve!: (r: CommandResult) => void;
     let reject!: (e: unknown) => void;
     let done: Promise<CommandResult>;
@@ -2078,16 +2110,15 @@ export class IMAP4 {
       this.#nextWrite();
       return quiet ? Promise.resolve() : Promise.reject(err);
     }
+    const writing = this.#transport!.write(bytes);
     // Past the deadline the connection fails, which closes the transport and so settles the
-    // write: a guard does what a race would, without a promise per write.
+    // write: a guard does what a race would, without a promise per write. (Set once the bytes
+    // are on their way: nothing can settle the write before this turn ends.)
     this.#writeGuard = this.#reader!.watchdog.guard(
       Date.now() + this.#timeout,
       this.#writeTimedOut,
     );
-    return this.#transport!.write(bytes).then(
-      this.#written,
-      quiet ? this.#writeFailedQuietly : this.#writeFailed,
-    );
+    return writing.then(this.#written, quiet ? this.#writeFailedQuietly : this.#writeFailed);
   }
 
   readonly #writeTimedOut = (): void => {
