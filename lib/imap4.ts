@@ -558,7 +558,7 @@ export class IMAP4 {
     if (!line.startsWith("* ")) {
       throw new IMAP4Abort(`Cannot parse greeting: ${JSON.stringify(line.slice(0, 200))}`);
     }
-    this.#dispatch(r!);
+    this.#dispatch(line, r!);
     if ("PREAUTH" in this.untagged_responses && this.#options.requireTls && !this.#tls) {
       throw new IMAP4Abort("Server sent PREAUTH without TLS, and requireTls is set: refusing");
     }
@@ -1535,7 +1535,7 @@ export class IMAP4 {
     try {
       const r = await this.#reader!.readResponse(wait, true);
       if (r === null) return null;
-      this.#dispatch(r);
+      this.#dispatch(r.lines[0], r);
     } catch (e) {
       throw this.#fail(e);
     } finally {
@@ -2150,17 +2150,15 @@ export class IMAP4 {
           continue;
         }
         // A response already buffered is taken without a promise; one that arrives whole costs
-        // one wait for bytes.
+        // one wait for bytes. Most are one line of text, taken as a string.
         const reader = this.#reader!;
-        let r = reader.buffered === 0 ? null : reader.takeBuffered();
-        if (r === null) {
-          if (reader.buffered === 0) {
-            await reader.fill();
-            r = reader.takeBuffered();
-          }
-          r ??= await reader.readResponse();
+        if (reader.buffered === 0) await reader.fill();
+        const line = reader.takeLine();
+        if (line !== null) this.#dispatch(line, null);
+        else {
+          const r = reader.takeBuffered() ?? await reader.readResponse();
+          this.#dispatch(r!.lines[0], r);
         }
-        this.#dispatch(r!);
       }
     } catch (e) {
       this.#fail(e);
@@ -2186,11 +2184,13 @@ export class IMAP4 {
     g?.();
   }
 
-  /** Routes one response, as imaplib's `_get_response`. */
-  #dispatch(r: Response): void {
-    this.#logServer(r);
-    const line = r.lines[0];
-    if (line.startsWith("* ")) return this.#dispatchUntagged(r, line);
+  /**
+   * Routes one response, as imaplib's `_get_response`: its first line, and the whole response
+   * when it has literals (null for a single line).
+   */
+  #dispatch(line: string, r: Response | null): void {
+    this.#logServer(line, r);
+    if (line.startsWith("* ")) return this.#dispatchUntagged(line, r);
     if (line === "+" || line.startsWith("+ ")) {
       const text = line.length > 2 ? line.slice(2) : "";
       this.continuation_response = text;
@@ -2229,7 +2229,7 @@ export class IMAP4 {
     this.#complete(pending, typ, [dat]);
   }
 
-  #dispatchUntagged(r: Response, line: string): void {
+  #dispatchUntagged(line: string, r: Response | null): void {
     // "* TYPE data" or "* N TYPE data" (imaplib's Untagged_response / Untagged_status).
     const m = UNTAGGED.exec(line);
     if (m === null) {
@@ -2243,7 +2243,7 @@ export class IMAP4 {
     if (number !== "") dat = dat === "" ? number : `${number} ${dat}`;
 
     let items: Datum[];
-    if (r.literals.length === 0) items = [dat];
+    if (r === null || r.literals.length === 0) items = [dat];
     else {
       items = [[dat, r.literals[0]]];
       for (let i = 1; i < r.literals.length; i++) items.push([r.lines[i], r.literals[i]]);
@@ -2255,7 +2255,9 @@ export class IMAP4 {
       return;
     }
     // Routing needs two claimers; one command at a time keeps imaplib's semantics.
-    if (typ === "FETCH" && this.#claims.claimers >= 2 && this.#routeFetch(number, r, items)) {
+    if (
+      typ === "FETCH" && this.#claims.claimers >= 2 && this.#routeFetch(number, line, r, items)
+    ) {
       return;
     }
     const sink = this.#fetchSink;
@@ -2294,10 +2296,12 @@ export class IMAP4 {
   }
 
   /** Gives a FETCH response to the pending FETCH or STORE that asked for its message. */
-  #routeFetch(number: string, r: Response, items: Datum[]): boolean {
+  #routeFetch(number: string, line: string, r: Response | null, items: Datum[]): boolean {
     let owner: Pending | undefined;
     if (this.#claims.anyByUid()) {
-      const m = /[( ]UID (\d+)/i.exec(r.lines.length === 1 ? r.lines[0] : r.lines.join(" "));
+      const m = /[( ]UID (\d+)/i.exec(
+        r === null || r.lines.length === 1 ? line : r.lines.join(" "),
+      );
       if (m) owner = this.#claims.owner(true, Number(m[1]));
     }
     if (owner === undefined && this.#claims.anyBySeq()) {
@@ -2407,19 +2411,21 @@ export class IMAP4 {
     else if (this.debug >= 4) console.error(`  ${line}`);
   }
 
-  #logServer(r: Response): void {
+  #logServer(first: string, r: Response | null): void {
     if (!this.#options.logger && this.debug < 4) {
       // Only the ring buffer wants it: the first line, cut short, costs next to nothing.
       // Masked before it is cut, so that no part of a secret survives the cut.
-      let line = r.lines[0];
+      let line = first;
       if (this.#secrets.length > 0) line = this.#mask(line);
       this.#recent[this.#recentNext] = "S: " + (line.length > 200 ? line.slice(0, 200) : line);
       this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
       return;
     }
-    let text = r.lines[0];
-    for (let i = 0; i < r.literals.length; i++) {
-      text += `\r\n<${r.literals[i].length} bytes>${r.lines[i + 1]}`;
+    let text = first;
+    if (r !== null) {
+      for (let i = 0; i < r.literals.length; i++) {
+        text += `\r\n<${r.literals[i].length} bytes>${r.lines[i + 1]}`;
+      }
     }
     this.#log(`S: ${text}`);
   }

@@ -221,10 +221,8 @@ export class ResponseReader {
   takeBuffered(): Response | null {
     const start = this.#start;
     if (start === this.#end) return null;
-    if (this.#end - start <= TEXT_MAX) {
-      const line = this.#takeTextLine(start);
-      if (line !== null) return { lines: [line], literals: [] };
-    }
+    const line = this.takeLine();
+    if (line !== null) return { lines: [line], literals: [] };
     const lines: string[] = [];
     const literals: Uint8Array[] = [];
     let total = 0;
@@ -243,6 +241,18 @@ export class ResponseReader {
     }
     this.#start = start;
     return null;
+  }
+
+  /**
+   * The next response when it is one complete line of text without a literal, as a string;
+   * otherwise null, and nothing is consumed ({@link takeBuffered} or {@link readResponse} then
+   * read it). Saves a response object per line: most responses are such a line.
+   *
+   * @returns the line without its CRLF, or null
+   */
+  takeLine(): string | null {
+    const start = this.#start;
+    return start === this.#end || this.#end - start > TEXT_MAX ? null : this.#takeTextLine(start);
   }
 
   /**
