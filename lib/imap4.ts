@@ -20,7 +20,7 @@ import {
   type EncodedCommand,
   type EncodeOptions,
 } from "./wire/encoder.ts";
-import { DEFAULT_LIMITS, type Response, ResponseReader } from "./wire/reader.ts";
+import { DEFAULT_LIMITS, type Response, ResponseReader, splitUntagged } from "./wire/reader.ts";
 import type { Waiter } from "./wire/watchdog.ts";
 import { concatBytes } from "../utils/bytes.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
@@ -2231,15 +2231,15 @@ export class IMAP4 {
 
   #dispatchUntagged(line: string, r: Response | null): void {
     // "* TYPE data" or "* N TYPE data" (imaplib's Untagged_response / Untagged_status).
-    const m = UNTAGGED.exec(line);
-    if (m === null) {
+    const head = splitUntagged(line);
+    if (head === null) {
       throw this.#fail(
         new IMAP4Abort(`Cannot parse untagged response: ${JSON.stringify(line.slice(0, 200))}`),
       );
     }
-    const number = m[1] ?? "";
-    const typ = typeName(m[2]);
-    let dat = line.length > m[0].length ? line.slice(m[0].length) : "";
+    const number = head.number;
+    const typ = typeName(head.type);
+    let dat = head.data;
     if (number !== "") dat = dat === "" ? number : `${number} ${dat}`;
 
     let items: Datum[];
@@ -2273,7 +2273,7 @@ export class IMAP4 {
       }
       return;
     }
-    for (const item of items) this.#appendUntagged(typ, item);
+    for (let i = 0; i < items.length; i++) this.#appendUntagged(typ, items[i]);
     if (dat.charCodeAt(0) === 0x5b) this.#responseCode(typ, dat);
 
     if (typ === "BYE") {
@@ -2715,7 +2715,6 @@ export class IMAP4_stream extends IMAP4 {
  * An untagged response's head: `* `, a message number if any, and the type (ASCII letters and
  * `-`), followed by a space or the end of the line.
  */
-const UNTAGGED = /^\* (?:([0-9]+) )?([A-Za-z-]+)(?: |$)/;
 /** The number part of one of our tags, as `String(n)` writes it (at most 15 digits). */
 const TAG_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/;
 
