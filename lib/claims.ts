@@ -28,15 +28,16 @@ export interface Claim {
 }
 
 /**
- * The claim of a FETCH or STORE (`name` "FETCH"/"STORE") or a UID FETCH/STORE (`name` "UID").
+ * The claim of a FETCH or STORE (`name` "FETCH"/"STORE") or a UID FETCH/STORE (`name`
+ * "UID FETCH"/"UID STORE"): the message set is the first argument.
  *
- * @param name the command name
+ * @param name the command as sent
  * @param args its arguments
  * @returns the claim, or null when the set cannot be read (e.g. `$`, RFC 5182)
  */
 export function claimOf(name: string, args: readonly Arg[]): Claim | null {
-  const byUid = name === "UID";
-  const set = byUid ? args[1] : args[0];
+  const byUid = name.startsWith("UID ");
+  const set = args[0];
   if (typeof set === "number") {
     return Number.isInteger(set) && set > 0 && set <= MAX_SEQ_NUMBER
       ? { ranges: [{ start: set }], byUid, single: set, items: [] }

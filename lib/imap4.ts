@@ -1307,32 +1307,24 @@ export class IMAP4 {
    * @throws IMAP4Error for an unknown command or one illegal in this state
    */
   uid(command: string, ...args: Arg[]): Promise<CommandResult> {
-    const cmd = command.toUpperCase();
-    if (!(cmd in Commands)) {
+    const spec = uidSpec(command);
+    if (spec === null) {
       return Promise.reject(
         new IMAP4Error(`Unknown IMAP4 UID command: ${JSON.stringify(command)}`),
       );
     }
     try {
-      this.#checkState(cmd);
+      this.#checkState(spec.sub);
     } catch (e) {
       return Promise.reject(e);
     }
-    const name = cmd === "SEARCH" || cmd === "SORT" || cmd === "THREAD" ? cmd : "FETCH";
-    if (cmd === "MOVE" || cmd === "COPY") {
-      const a = [...args];
-      if (typeof a[1] === "string") a[1] = mbox(a[1]);
-      args = a;
+    // `args` is this call's own array: the mailbox of COPY and MOVE is encoded in place.
+    if (spec.mailboxAt >= 0 && typeof args[spec.mailboxAt] === "string") {
+      args[spec.mailboxAt] = mbox(args[spec.mailboxAt] as string);
     }
-    args.unshift(cmd);
-    return this.#simple(
-      "UID",
-      args,
-      this.#pop(name),
-      UID_NAMES[cmd] ?? `UID ${cmd}`,
-      // Checked above when the subcommand's states are UID's own (as for every real one).
-      Commands[cmd] === Commands["UID"],
-    );
+    // Sent as "UID FETCH" with the caller's arguments; "UID" names it in errors and logs.
+    // Its states are checked above when they are UID's own (as for every real subcommand).
+    return this.#simple("UID", args, this.#pop(spec.result), spec.wire, spec.uidStates);
   }
 
   /**
@@ -1401,11 +1393,10 @@ export class IMAP4 {
     options: FetchStreamOptions = {},
   ): AsyncGenerator<Datum[], void, undefined> {
     const name = options.uid ? "UID" : "FETCH";
+    const wire = options.uid ? "UID FETCH" : "FETCH";
     this.#checkState(name);
-    const args: Arg[] = options.uid
-      ? ["FETCH", message_set, message_parts]
-      : [message_set, message_parts];
-    encodeCommand("X", name, args, this.#encodeOptions());
+    const args: Arg[] = [message_set, message_parts];
+    encodeCommand("X", wire, args, this.#encodeOptions());
     const sink: FetchSink = {
       tag: "",
       items: [],
@@ -1428,14 +1419,14 @@ export class IMAP4 {
         false,
         undefined,
         "FETCH",
-        claimOf(name, args),
+        claimOf(wire, args),
       );
       pending = reg.pending;
       sink.tag = pending.tag;
       done = reg.done;
       done.then(() => sink.wake?.(), () => sink.wake?.());
       this.#fetchSink = sink;
-      await this.#writeCommand(pending, this.#encode(pending.tag, name, args));
+      await this.#writeCommand(pending, this.#encode(pending.tag, wire, args));
     });
     try {
       for (;;) {
@@ -1709,7 +1700,16 @@ export class IMAP4 {
     else ur[typ] = [dat];
   }
 
-  /** Runs a command the imaplib way: checks, queues, writes, waits for its tagged answer. */
+  /**
+   * Runs a command the imaplib way: checks, queues, writes, waits for its tagged answer.
+   *
+   * @param name the command as errors, logs and state checks name it (`UID`)
+   * @param args its arguments
+   * @param finish turns the tagged status and data into the result
+   * @param pipelineName the command as sent, e.g. `UID FETCH` (default `name`): what decides
+   *   pipelining and claims
+   * @param stateChecked the caller has checked the state already
+   */
   #simple(
     name: string,
     args: readonly Arg[],
@@ -1730,7 +1730,7 @@ export class IMAP4 {
       // The tag is only taken once the arguments are known to be sendable, so that a refused
       // call leaves no gap in the tags (transcripts with fixed tags stay in step).
       tag = this.tagpre + String(this.tagnum);
-      cmd = this.#encode(tag, name, args);
+      cmd = this.#encode(tag, pipelineName, args);
       this.tagnum++;
     } catch (e) {
       return Promise.reject(e);
@@ -1742,7 +1742,7 @@ export class IMAP4 {
         return new Promise<CommandResult>((resolve, reject) => {
           // With nothing pending nothing can conflict: the claim is worked out after the write.
           const idle = this.#pending.size === 0;
-          let claim = fetching && !idle ? claimOf(name, args) : null;
+          let claim = fetching && !idle ? claimOf(pipelineName, args) : null;
           // Nothing queued ahead and nothing holding the connection: it goes out now, without a
           // trip through the scheduler (the common case of one command after another).
           if (
@@ -1760,13 +1760,13 @@ export class IMAP4 {
             // (the answer is taken in a later turn). A failed write fails the connection, which
             // rejects this command.
             this.#write(cmd.chunks[0].bytes, true);
-            if (fetching && idle) claim = claimOf(name, args);
+            if (fetching && idle) claim = claimOf(pipelineName, args);
             this.#enrol(name, finish, false, tag, resultType, claim, resolve, reject);
             this.#log(`C: ${cmd.log}`);
             this.#ensurePump();
             return;
           }
-          if (fetching && claim === null) claim = claimOf(name, args);
+          if (fetching && claim === null) claim = claimOf(pipelineName, args);
           const job: Job = {
             exclusive: false,
             resultType,
@@ -1779,7 +1779,7 @@ export class IMAP4 {
           this.#resumePump();
         });
       }
-      const claim = fetching ? claimOf(name, args) : null;
+      const claim = fetching ? claimOf(pipelineName, args) : null;
       let result!: Promise<CommandResult>;
       const sent = this.#enqueue(
         false,
@@ -2722,6 +2722,20 @@ const TAG_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/;
  * The UID commands' pipeline names as constants: a property key or Set member made at run time
  * must be hashed (and looked up in the string table) on every use.
  */
+/** What {@link IMAP4.uid} needs to know about a subcommand: worked out once per spelling. */
+interface UidSpec {
+  /** The subcommand in upper case (`FETCH`). */
+  sub: string;
+  /** The command as sent (`UID FETCH`): a constant string for the known ones. */
+  wire: string;
+  /** The untagged type the result is taken from. */
+  result: string;
+  /** Whether the subcommand is allowed in exactly UID's states. */
+  uidStates: boolean;
+  /** Which argument is a mailbox name (COPY, MOVE), or -1. */
+  mailboxAt: number;
+}
+
 const UID_NAMES: Readonly<Record<string, string>> = {
   FETCH: "UID FETCH",
   STORE: "UID STORE",
@@ -2732,6 +2746,26 @@ const UID_NAMES: Readonly<Record<string, string>> = {
   MOVE: "UID MOVE",
   EXPUNGE: "UID EXPUNGE",
 };
+
+/** Specs by the caller's spelling of the subcommand (a few dozen at most are kept). */
+const uidSpecs = new Map<string, UidSpec>();
+
+/** The spec of a UID subcommand, or null when `command` is no IMAP4 command (imaplib's check). */
+function uidSpec(command: string): UidSpec | null {
+  const known = uidSpecs.get(command);
+  if (known !== undefined) return known;
+  const sub = command.toUpperCase();
+  if (!(sub in Commands)) return null;
+  const spec: UidSpec = {
+    sub,
+    wire: UID_NAMES[sub] ?? `UID ${sub}`,
+    result: sub === "SEARCH" || sub === "SORT" || sub === "THREAD" ? sub : "FETCH",
+    uidStates: Commands[sub] === Commands["UID"],
+    mailboxAt: sub === "MOVE" || sub === "COPY" ? 1 : -1,
+  };
+  if (uidSpecs.size < 64) uidSpecs.set(command, spec);
+  return spec;
+}
 
 /** An untagged response's type in upper case; a constant string for the common ones. */
 function typeName(word: string): string {

@@ -94,7 +94,7 @@ Deno.test("claimOf: the one-message fast path agrees with the sequence-set parse
   );
   fc.assert(
     fc.property(set, fc.boolean(), (s, uid) => {
-      const claim = uid ? claimOf("UID", ["FETCH", s, "(FLAGS)"]) : claimOf("FETCH", [s, "(X)"]);
+      const claim = uid ? claimOf("UID FETCH", [s, "(FLAGS)"]) : claimOf("FETCH", [s, "(X)"]);
       let ranges;
       try {
         ranges = parseSequenceSet(s);

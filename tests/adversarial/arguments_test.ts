@@ -200,3 +200,34 @@ Deno.test("negative, fractional and huge numbers are refused as arguments", asyn
   await M.shutdown();
   assert.deepEqual(srv.lines(), ["A0 CAPABILITY"]);
 });
+
+Deno.test("uid(): any spelling of the subcommand, mailboxes encoded, unknown names refused", async () => {
+  await using srv = hostile([
+    ...greet("IMAP4rev1 MOVE"),
+    ...login("A1", "IMAP4rev1 MOVE"),
+    ...select(),
+    expect("A3 UID FETCH 7 (FLAGS)"),
+    send("* 1 FETCH (UID 7 FLAGS ())\r\nA3 OK done\r\n"),
+    expect("A4 UID FETCH 8 (FLAGS)"),
+    send("* 2 FETCH (UID 8 FLAGS ())\r\nA4 OK done\r\n"),
+    expect("A5 UID COPY 7 Entw&APw-rfe"),
+    send("A5 OK copied\r\n"),
+    expect('A6 UID MOVE 8 "a b"'),
+    send("A6 OK moved\r\n"),
+    expect("A7 UID SEARCH ALL"),
+    send("* SEARCH 7 8\r\nA7 OK searched\r\n"),
+  ]);
+  const M = await connect(srv);
+  await M.login("user", "pw");
+  await M.select();
+  assert.deepEqual(await M.uid("fetch", "7", "(FLAGS)"), ["OK", ["1 (UID 7 FLAGS ())"]]);
+  assert.deepEqual(await M.uid("Fetch", "8", "(FLAGS)"), ["OK", ["2 (UID 8 FLAGS ())"]]);
+  assert.deepEqual(await M.uid("copy", "7", "Entwürfe"), ["OK", [null]]);
+  assert.deepEqual(await M.uid("MOVE", "8", "a b"), ["OK", [null]]);
+  assert.deepEqual(await M.uid("search", "ALL"), ["OK", ["7 8"]]);
+  const before = srv.bytes().length;
+  await failsWith(M.uid("BOGUS", "1"), IMAP4.error, 100, /Unknown IMAP4 UID command: "BOGUS"/);
+  assert.equal(srv.bytes().length, before);
+  assert.deepEqual(srv.failures, []);
+  await M.shutdown();
+});
