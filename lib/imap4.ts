@@ -2215,11 +2215,12 @@ export class IMAP4 {
         new IMAP4Abort(`Unexpected tagged response: ${JSON.stringify(line.slice(0, 200))}`),
       );
     }
-    const rest = sp === -1 ? "" : line.slice(sp + 1);
-    const sp2 = rest.indexOf(" ");
-    const word = sp2 === -1 ? rest : rest.slice(0, sp2);
-    const typ = word === "OK" || word === "NO" || word === "BAD" ? word : word.toUpperCase();
-    const dat = sp2 === -1 ? "" : rest.slice(sp2 + 1);
+    // "tag STATUS text": the status read in place, one slice for the text.
+    const from = sp === -1 ? line.length : sp + 1;
+    const sp2 = line.indexOf(" ", from);
+    const to = sp2 === -1 ? line.length : sp2;
+    const typ = statusWord(line, from, to);
+    const dat = sp2 === -1 ? "" : line.slice(sp2 + 1);
     if (typ !== "OK" && typ !== "NO" && typ !== "BAD") {
       throw this.#fail(
         new IMAP4Abort(`Invalid tagged status: ${JSON.stringify(line.slice(0, 200))}`),
@@ -2356,7 +2357,8 @@ export class IMAP4 {
     } catch (e) {
       pending.reject(e);
     }
-    if (this.#pending.size === 0) {
+    // Most commands complete with nobody waiting for the connection to drain: no new array.
+    if (this.#drained.length > 0 && this.#pending.size === 0) {
       const waiters = this.#drained;
       this.#drained = [];
       for (const w of waiters) w();
@@ -2722,6 +2724,16 @@ const TAG_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/;
  * The UID commands' pipeline names as constants: a property key or Set member made at run time
  * must be hashed (and looked up in the string table) on every use.
  */
+/** The word of `line` in [from, to) as a tagged status: OK, NO or BAD as constants, else upper case. */
+function statusWord(line: string, from: number, to: number): string {
+  const n = to - from;
+  const c = line.charCodeAt(from);
+  if (n === 2 && c === 0x4f && line.charCodeAt(from + 1) === 0x4b) return "OK";
+  if (n === 2 && c === 0x4e && line.charCodeAt(from + 1) === 0x4f) return "NO";
+  if (n === 3 && c === 0x42 && line.startsWith("AD", from + 1)) return "BAD";
+  return line.slice(from, to).toUpperCase();
+}
+
 /** What {@link IMAP4.uid} needs to know about a subcommand: worked out once per spelling. */
 interface UidSpec {
   /** The subcommand in upper case (`FETCH`). */
