@@ -2047,13 +2047,19 @@ export class IMAP4 {
     this.#log(`C: ${cmd.log}`);
     for (const chunk of cmd.chunks) {
       const written = this.#write(chunk.bytes);
-      if (!pending.manual && !chunk.waitAfter) this.#ensurePump();
-      await written;
-      if (chunk.waitAfter) {
-        const text = await this.#waitContinuation(pending);
-        // A tagged answer instead of "+": the rest (an APPEND body) is never sent.
-        if (text === null) return;
+      if (!chunk.waitAfter) {
+        if (!pending.manual) this.#ensurePump();
+        await written;
+        continue;
       }
+      // Waited for from the moment the bytes leave: a quick server's "+" may be read before
+      // the write has settled here. (Should that wait throw, the write's failure, if any, has
+      // failed the connection already: it needs no other handler.)
+      written.catch(() => {});
+      const continued = this.#waitContinuation(pending);
+      await written;
+      // A tagged answer instead of "+": the rest (an APPEND body) is never sent.
+      if ((await continued) === null) return;
     }
     if (!pending.manual) this.#ensurePump();
   }
@@ -2138,34 +2144,64 @@ export class IMAP4 {
   #ensurePump(): void {
     if (this.#pumping || this.#dead) return;
     if (this.#autoPending === 0 && this.#contWaiter === null) return;
-    void this.#pump();
+    this.#pumping = true;
+    this.#pump();
   }
 
-  async #pump(): Promise<void> {
-    this.#pumping = true;
+  /**
+   * Reads and dispatches responses while a command waits for its answer, as imaplib's
+   * `_get_response` loop. It returns whenever it must wait (for bytes, for the rest of a response
+   * or for a stream's consumer) and is called again by what it waited for: a plain function and
+   * handlers made once, not an async function started for every command.
+   */
+  readonly #pump = (): void => {
     try {
       while (!this.#dead && (this.#autoPending > 0 || this.#contWaiter !== null)) {
         if (this.#fetchSink !== null && this.#mustPause()) {
-          await new Promise<void>((r) => (this.#openGate = r));
-          continue;
+          // Resumed in a later turn by #resumePump, never inside the caller that opened it.
+          new Promise<void>((r) => (this.#openGate = r)).then(this.#pump);
+          return;
         }
-        // A response already buffered is taken without a promise; one that arrives whole costs
+        // A response already buffered is taken without a wait; one that arrives whole costs
         // one wait for bytes. Most are one line of text, taken as a string.
         const reader = this.#reader!;
-        if (reader.buffered === 0) await reader.fill();
-        const line = reader.takeLine();
-        if (line !== null) this.#dispatch(line, null);
-        else {
-          const r = reader.takeBuffered() ?? await reader.readResponse();
-          this.#dispatch(r!.lines[0], r);
+        if (reader.buffered === 0) {
+          reader.fillThen(this.#pump, this.#pumpFailed);
+          return;
         }
+        const line = reader.takeLine();
+        if (line !== null) {
+          this.#dispatch(line, null);
+          continue;
+        }
+        const r = reader.takeBuffered();
+        if (r === null) {
+          reader.readResponse().then(this.#pumpResponse, this.#pumpFailed);
+          return;
+        }
+        this.#dispatch(r.lines[0], r);
       }
     } catch (e) {
       this.#fail(e);
-    } finally {
-      this.#pumping = false;
     }
-  }
+    this.#pumping = false;
+  };
+
+  /** Dispatches a response the pump waited for, then pumps on. */
+  readonly #pumpResponse = (r: Response | null): void => {
+    try {
+      this.#dispatch(r!.lines[0], r);
+    } catch (e) {
+      this.#pumpFailed(e);
+      return;
+    }
+    this.#pump();
+  };
+
+  readonly #pumpFailed = (e: unknown): void => {
+    this.#fail(e);
+    this.#pumping = false;
+  };
 
   /**
    * Whether reading should wait for a stream's consumer: only when its read-ahead is full and

@@ -197,6 +197,48 @@ export class ResponseReader {
     return this.#inflight!.then(this.#filled, this.#fillFailed);
   }
 
+  /**
+   * {@link fill} for a caller that continues in a callback: `next` once bytes have arrived,
+   * `failed` with the abort otherwise. It spares the promise between this reader and the caller
+   * (and so one turn of the microtask queue between the bytes and their reader).
+   *
+   * @param next called once more bytes are buffered
+   * @param failed called instead on end of stream, timeout or a failed read
+   */
+  fillThen(next: () => void, failed: (e: unknown) => void): void {
+    if (
+      this.#onDeadline === undefined || this.#eof || this.#expired !== null ||
+      this.#fillGuard !== null
+    ) {
+      this.fill().then(next, failed);
+      return;
+    }
+    this.#startRead();
+    this.#fillGuard = this.watchdog.guard(Date.now() + this.#limits.timeout, this.#expire);
+    this.#next = next;
+    this.#nextFailed = failed;
+    this.#inflight!.then(this.#filledThen, this.#fillFailedThen);
+  }
+
+  #next: () => void = noop;
+  #nextFailed: (e: unknown) => void = noop;
+  readonly #filledThen = (n: number | null): void => {
+    try {
+      this.#filled(n);
+    } catch (e) {
+      this.#nextFailed(e);
+      return;
+    }
+    this.#next();
+  };
+  readonly #fillFailedThen = (e: unknown): void => {
+    try {
+      this.#fillFailed(e);
+    } catch (err) {
+      this.#nextFailed(err);
+    }
+  };
+
   /** The guard of the wait in {@link fill}, while there is one. */
   #fillGuard: Waiter | null = null;
   readonly #filled = (n: number | null): boolean => {
@@ -611,6 +653,9 @@ function isDigit(c: number): boolean {
 function isWordChar(c: number): boolean {
   return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d;
 }
+
+/** Does nothing (a callback's placeholder). */
+function noop(): void {}
 
 /** Whether the line at [start, end) is untagged (`* ...`). */
 function isUntagged(buf: Uint8Array, start: number, end: number): boolean {

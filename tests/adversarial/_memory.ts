@@ -207,12 +207,14 @@ export interface MemoryServer {
 /**
  * Creates an in-memory server: `greeting` first, then for each command the client completes,
  * `serve(command)`; `+ go` for each synchronising literal. Reads are cut by `chunks` (sizes used
- * in turn, cycling; default: whole).
+ * in turn, cycling; default: whole). With `writeDelayMs`, a write settles only that long after
+ * the server has seen (and answered) its bytes, as a slow runtime may report it.
  */
 export function memoryServer(
   greeting: string | Uint8Array,
   serve: ServerFn,
   chunks: number[] = [],
+  writeDelayMs = 0,
 ): MemoryServer {
   const out: Uint8Array[] = [];
   let queue: Uint8Array[] = [typeof greeting === "string" ? encoder.encode(greeting) : greeting];
@@ -257,7 +259,8 @@ export function memoryServer(
       } catch (e) {
         errors.push(e);
       }
-      return Promise.resolve();
+      if (writeDelayMs === 0) return Promise.resolve();
+      return new Promise((resolve) => setTimeout(resolve, writeDelayMs));
     },
     close(): Promise<void> {
       closed = true;

@@ -11,6 +11,7 @@ import { IMAP4 } from "../../lib/imap4.ts";
 import { parseFetch, parseList, parseUidCode } from "../../lib/wire/decoder.ts";
 import { decodeMailboxName } from "../../utils/utf7.ts";
 import { parseSequenceSet } from "../../utils/sequence_set.ts";
+import { memoryServer } from "./_memory.ts";
 import {
   assertDead,
   connect,
@@ -431,5 +432,35 @@ Deno.test("APPEND answered '+' gets exactly the body, then the tagged answer", a
   assert.equal((await M.append("INBOX", null, null, body))[0], "OK");
   assert.ok(srv.text().endsWith(body + "\r\n"));
   assert.deepEqual(srv.failures, []);
+  await M.shutdown();
+});
+
+Deno.test("a '+' read before the literal's first write has settled still lets the literal go", async () => {
+  // The write of "APPEND ... {n}" settles late while a NOOP keeps the client reading: the "+"
+  // arrives first and must find the APPEND waiting for it.
+  const server = memoryServer(
+    "* OK memory server\r\n",
+    (cmd) =>
+      cmd.name === "CAPABILITY"
+        ? `* CAPABILITY IMAP4rev1\r\n${cmd.tag} OK\r\n`
+        : `${cmd.tag} OK ${cmd.name} done\r\n`,
+    [],
+    30,
+  );
+  const M = await IMAP4.connect("memory", 143, {
+    tagPrefix: "A",
+    timeout: 2000,
+    transports: server.factory,
+  });
+  await M.login("user", "pw");
+  const [noop, append] = await Promise.all([
+    M.noop(),
+    M.append("INBOX", null, null, "Subject: hi\r\n\r\nbody\r\n"),
+  ]);
+  assert.deepEqual(noop, ["OK", ["NOOP done"]]);
+  assert.deepEqual(append, ["OK", ["APPEND done"]]);
+  const appended = server.commands.find((c) => c.name === "APPEND");
+  assert.ok(appended !== undefined);
+  assert.deepEqual(server.errors, []);
   await M.shutdown();
 });
