@@ -672,9 +672,14 @@ export class IMAP4 {
     this.#checkTls("AUTHENTICATE");
     const [typ, dat] = await this.#exclusive(async () => {
       const { pending, done } = this.#register("AUTHENTICATE", (t, d) => [t, d]);
+      // Awaited below; a failure before then must not surface as an unhandled rejection.
+      done.catch(() => {});
+      // Each "+" is waited for before the bytes that call for it leave: the pump may read it
+      // before the write has settled here.
+      let challenge = this.#waitContinuation(pending);
       await this.#writeCommand(pending, encodeCommand(pending.tag, "AUTHENTICATE", [mech]));
       for (;;) {
-        const text = await this.#waitContinuation(pending);
+        const text = await challenge;
         if (text === null) break;
         let answer: Uint8Array | string | null;
         try {
@@ -688,6 +693,7 @@ export class IMAP4 {
           ? "*"
           : base64Encode(typeof answer === "string" ? textEncoder.encode(answer) : answer);
         if (line !== "*") this.#secrets.push(line);
+        challenge = this.#waitContinuation(pending);
         await this.#writeRaw(textEncoder.encode(line + "\r\n"), "***");
       }
       const [typ, dat] = await done.catch((e) => {
@@ -1489,6 +1495,8 @@ export class IMAP4 {
     });
     this.#enqueue(true, async () => {
       const { pending, done } = this.#register("IDLE", (t, d) => [t, d], true);
+      // Awaited later; a failure before then must not surface as an unhandled rejection.
+      done.catch(() => {});
       try {
         await this.#writeCommand(pending, encodeCommand(pending.tag, "IDLE", []));
         const text = await this.#waitContinuation(pending);

@@ -12,6 +12,7 @@ import { parseFetch, parseList, parseUidCode } from "../../lib/wire/decoder.ts";
 import { decodeMailboxName } from "../../utils/utf7.ts";
 import { parseSequenceSet } from "../../utils/sequence_set.ts";
 import { memoryServer } from "./_memory.ts";
+import type { Transport, TransportFactory } from "../../transports/transport.ts";
 import {
   assertDead,
   connect,
@@ -462,5 +463,92 @@ Deno.test("a '+' read before the literal's first write has settled still lets th
   const appended = server.commands.find((c) => c.name === "APPEND");
   assert.ok(appended !== undefined);
   assert.deepEqual(server.errors, []);
+  await M.shutdown();
+});
+
+/**
+ * A line server whose writes settle `delay` ms after it has answered them: each client line is
+ * checked against the next step's pattern and answered at once.
+ */
+function lateWrites(steps: [RegExp, string][], delay: number): {
+  factory: TransportFactory;
+  lines: string[];
+} {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const lines: string[] = [];
+  let queued = enc.encode("* OK ready\r\n");
+  let waiting: (() => void) | null = null;
+  let partial = "";
+  let closed = false;
+  const transport: Transport = {
+    kind: "tcp",
+    async read(buf) {
+      while (queued.length === 0 && !closed) await new Promise<void>((r) => (waiting = r));
+      if (closed) return null;
+      const n = Math.min(buf.length, queued.length);
+      buf.set(queued.subarray(0, n));
+      queued = queued.slice(n);
+      return n;
+    },
+    write(data) {
+      partial += dec.decode(data);
+      let end;
+      while ((end = partial.indexOf("\r\n")) >= 0) {
+        const line = partial.slice(0, end);
+        partial = partial.slice(end + 2);
+        lines.push(line);
+        const step = steps.shift();
+        const answer = step !== undefined && step[0].test(line) ? step[1] : "* BYE off script\r\n";
+        const next = new Uint8Array(queued.length + answer.length);
+        next.set(queued);
+        next.set(enc.encode(answer), queued.length);
+        queued = next;
+        const w = waiting;
+        waiting = null;
+        w?.();
+      }
+      return new Promise((resolve) => setTimeout(resolve, delay));
+    },
+    close() {
+      closed = true;
+      const w = waiting;
+      waiting = null;
+      w?.();
+      return Promise.resolve();
+    },
+  };
+  return {
+    lines,
+    factory: {
+      runtime: "deno",
+      connect: () => Promise.resolve(transport),
+      connectTls: () => Promise.reject(new Error("no TLS here")),
+      spawn: () => Promise.reject(new Error("no children here")),
+    },
+  };
+}
+
+Deno.test("AUTHENTICATE: a '+' read before a write has settled still gets its answer", async () => {
+  const server = lateWrites([
+    [/^A0 CAPABILITY$/, "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nA0 OK\r\n"],
+    [/^A1 AUTHENTICATE PLAIN$/, "+ \r\n"],
+    [/^AHVzZXIAcHc=$/, "+ bW9yZQ==\r\n"],
+    [/^YWdhaW4=$/, "A1 OK [CAPABILITY IMAP4rev1] authenticated\r\n"],
+  ], 30);
+  const M = await IMAP4.connect("memory", 143, {
+    tagPrefix: "A",
+    timeout: 2000,
+    transports: server.factory,
+  });
+  const challenges: string[] = [];
+  const [typ] = await M.authenticate("PLAIN", (challenge) => {
+    challenges.push(new TextDecoder().decode(challenge));
+    return challenges.length === 1 ? "\0user\0pw" : "again";
+  });
+  assert.equal(typ, "OK");
+  assert.deepEqual(challenges, ["", "more"]);
+  assert.equal(M.state, "AUTH");
+  assert.equal(server.lines.length, 4);
   await M.shutdown();
 });
