@@ -1734,6 +1734,9 @@ export class IMAP4 {
     // thrown before anything is queued.
     let tag: string;
     let cmd: EncodedCommand;
+    // The tag's number as #tagNumber would read it back (a caller may have set tagnum oddly).
+    const n = this.tagnum;
+    const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
     try {
       // The tag is only taken once the arguments are known to be sendable, so that a refused
       // call leaves no gap in the tags (transcripts with fixed tags stay in step).
@@ -1769,7 +1772,7 @@ export class IMAP4 {
             // rejects this command.
             this.#write(cmd.chunks[0].bytes, true);
             if (fetching && idle) claim = claimOf(pipelineName, args);
-            this.#enrol(name, finish, false, tag, resultType, claim, resolve, reject);
+            this.#enrol(name, finish, false, tag, resultType, claim, resolve, reject, num);
             this.#log(`C: ${cmd.log}`);
             this.#ensurePump();
             return;
@@ -2017,6 +2020,7 @@ export class IMAP4 {
     claim: Claim | null,
     outerResolve?: (r: CommandResult) => void,
     outerReject?: (e: unknown) => void,
+    num: number = this.#tagNumber(tag, tag.length),
   ): { pending: Pending; done: Promise<CommandResult> } {
     let resolve!: (r: CommandResult) => void;
     let reject!: (e: unknown) => void;
@@ -2033,7 +2037,7 @@ export class IMAP4 {
     }
     const pending: Pending = {
       tag,
-      num: this.#tagNumber(tag, tag.length),
+      num,
       name,
       finish: finish ?? asIs,
       resolve,
