@@ -46,7 +46,13 @@ export function claimOf(name: string, args: readonly Arg[]): Claim | null {
   if (typeof set !== "string") return null;
   // One message, the common case of commands issued one after another: no parser needed.
   const n = ONE_NUMBER.test(set) ? Number(set) : -1;
-  if (n > 0 && n <= MAX_SEQ_NUMBER) return { ranges: [{ start: n }], byUid, single: n, items: [] };
+  return n > 0 && n <= MAX_SEQ_NUMBER
+    ? { ranges: [{ start: n }], byUid, single: n, items: [] }
+    : claimOfSet(set, byUid);
+}
+
+/** {@link claimOf} for any other set: parsed. */
+function claimOfSet(set: string, byUid: boolean): Claim | null {
   try {
     const ranges = parseSequenceSet(set);
     const r = ranges[0];
@@ -155,21 +161,18 @@ export class ClaimIndex<P> {
    * @param claim its claim, or null
    */
   remove(p: P, resultType: string | null, claim: Claim | null): void {
-    if (resultType === null) return;
-    if (claim === null) {
+    // One exit at the end (V8 optimises a function sooner when its calls run to its end).
+    if (resultType === null) {
+      // Nothing was recorded.
+    } else if (claim === null) {
       const c = (this.#unclaimed.get(resultType) ?? 1) - 1;
       if (c === 0) this.#unclaimed.delete(resultType);
       else this.#unclaimed.set(resultType, c);
-      return;
-    }
-    if (this.#solo === p) {
+    } else if (this.#solo === p) {
       this.#solo = this.#soloClaim = null;
-      return;
-    }
-    const n = claim.single;
-    if (n >= 0) {
+    } else if (claim.single >= 0) {
       const m = this.#singles[claim.byUid ? 1 : 0];
-      if (m.get(n) === p) m.delete(n);
+      if (m.get(claim.single) === p) m.delete(claim.single);
     } else this.#multi.delete(p);
   }
 

@@ -1725,72 +1725,97 @@ export class IMAP4 {
     pipelineName = name,
     stateChecked = false,
   ): Promise<CommandResult> {
-    try {
-      if (!stateChecked) this.#checkState(name);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    // Tags are taken in call order and commands are sent in call order; encoding errors are
-    // thrown before anything is queued.
+    // Tags are taken in call order and commands are sent in call order; state and encoding
+    // errors are thrown before anything is queued.
     let tag: string;
     let cmd: EncodedCommand;
-    // The tag's number as #tagNumber would read it back (a caller may have set tagnum oddly).
     const n = this.tagnum;
-    const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
     try {
+      if (!stateChecked) this.#checkState(name);
       // The tag is only taken once the arguments are known to be sendable, so that a refused
       // call leaves no gap in the tags (transcripts with fixed tags stay in step).
-      tag = this.tagpre + String(this.tagnum);
+      tag = this.tagpre + String(n);
       cmd = this.#encode(tag, pipelineName, args);
       this.tagnum++;
     } catch (e) {
       return Promise.reject(e);
     }
+    // The common case is the short path below, which ends this function: V8 optimises a
+    // function sooner when its calls run to its end (the rest has methods of its own).
+    return PIPELINABLE.has(pipelineName) && cmd.chunks.length === 1
+      ? new Promise<CommandResult>((resolve, reject) =>
+        this.#sendOne(name, args, finish, pipelineName, tag, n, cmd, resolve, reject)
+      )
+      : this.#sendQueued(name, args, finish, pipelineName, tag, cmd);
+  }
+
+  /**
+   * Sends a one-line pipelinable command now when nothing is queued ahead and nothing pending
+   * conflicts with it (the common case of one command after another); queues it otherwise.
+   */
+  #sendOne(
+    name: string,
+    args: readonly Arg[],
+    finish: ((typ: string, data: Datum[]) => CommandResult) | undefined,
+    pipelineName: string,
+    tag: string,
+    n: number,
+    cmd: EncodedCommand,
+    resolve: (r: CommandResult) => void,
+    reject: (e: unknown) => void,
+  ): void {
+    const resultType = RESULT_TYPES[pipelineName] ?? null;
+    const fetching = resultType === "FETCH";
+    // With nothing pending nothing can conflict: the claim is worked out after the write.
+    const idle = this.#pending.size === 0;
+    let claim = fetching && !idle ? claimOf(pipelineName, args) : null;
+    if (
+      this.#scheduling || this.#queue.length > 0 ||
+      (!idle && this.#claims.conflicts(resultType, claim))
+    ) {
+      if (fetching && claim === null) claim = claimOf(pipelineName, args);
+      this.#queue.push({
+        exclusive: false,
+        resultType,
+        claim,
+        reject,
+        batch: { tag, name, cmd, finish, resolve },
+      });
+      this.#kick();
+      this.#resumePump();
+    } else {
+      try {
+        this.#admit(name);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      // The bytes go first: the bookkeeping below then runs while the server works, not
+      // between its last answer and this command. Nothing can be read before it is done (the
+      // answer is taken in a later turn). A failed write fails the connection, which rejects
+      // this command.
+      this.#write(cmd.chunks[0].bytes, true);
+      if (fetching && idle) claim = claimOf(pipelineName, args);
+      // The tag's number as #tagNumber would read it back (a caller may have set tagnum oddly).
+      const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
+      this.#enrol(name, finish, false, tag, resultType, claim, resolve, reject, num);
+      this.#log(`C: ${cmd.log}`);
+      this.#ensurePump();
+    }
+  }
+
+  /** Queues a command with literals (pipelined) or one that needs the connection to itself. */
+  #sendQueued(
+    name: string,
+    args: readonly Arg[],
+    finish: ((typ: string, data: Datum[]) => CommandResult) | undefined,
+    pipelineName: string,
+    tag: string,
+    cmd: EncodedCommand,
+  ): Promise<CommandResult> {
     if (PIPELINABLE.has(pipelineName)) {
       const resultType = RESULT_TYPES[pipelineName] ?? null;
-      const fetching = resultType === "FETCH";
-      if (cmd.chunks.length === 1) {
-        return new Promise<CommandResult>((resolve, reject) => {
-          // With nothing pending nothing can conflict: the claim is worked out after the write.
-          const idle = this.#pending.size === 0;
-          let claim = fetching && !idle ? claimOf(pipelineName, args) : null;
-          // Nothing queued ahead and nothing holding the connection: it goes out now, without a
-          // trip through the scheduler (the common case of one command after another).
-          if (
-            !this.#scheduling && this.#queue.length === 0 &&
-            (idle || !this.#claims.conflicts(resultType, claim))
-          ) {
-            try {
-              this.#admit(name);
-            } catch (e) {
-              reject(e);
-              return;
-            }
-            // The bytes go first: the bookkeeping below then runs while the server works, not
-            // between its last answer and this command. Nothing can be read before it is done
-            // (the answer is taken in a later turn). A failed write fails the connection, which
-            // rejects this command.
-            this.#write(cmd.chunks[0].bytes, true);
-            if (fetching && idle) claim = claimOf(pipelineName, args);
-            this.#enrol(name, finish, false, tag, resultType, claim, resolve, reject, num);
-            this.#log(`C: ${cmd.log}`);
-            this.#ensurePump();
-            return;
-          }
-          if (fetching && claim === null) claim = claimOf(pipelineName, args);
-          const job: Job = {
-            exclusive: false,
-            resultType,
-            claim,
-            reject,
-            batch: { tag, name, cmd, finish, resolve },
-          };
-          this.#queue.push(job);
-          this.#kick();
-          this.#resumePump();
-        });
-      }
-      const claim = fetching ? claimOf(pipelineName, args) : null;
+      const claim = resultType === "FETCH" ? claimOf(pipelineName, args) : null;
       let result!: Promise<CommandResult>;
       const sent = this.#enqueue(
         false,
@@ -1887,16 +1912,19 @@ export class IMAP4 {
   #encodeOptions(): EncodeOptions {
     // Recomputed only when the capabilities or the UTF-8 mode change (on every command it was
     // two linear scans of a hundred capabilities).
-    const caps = this.capabilities;
     const cached = this.#encodeCache;
-    if (cached.caps === caps && cached.options.utf8 === this.utf8_enabled) return cached.options;
-    const options = {
-      utf8: this.utf8_enabled,
-      literalPlus: caps.includes("LITERAL+"),
-      literalMinus: caps.includes("LITERAL-"),
-    };
-    this.#encodeCache = { caps, options };
-    return options;
+    if (cached.caps !== this.capabilities || cached.options.utf8 !== this.utf8_enabled) {
+      const caps = this.capabilities;
+      this.#encodeCache = {
+        caps,
+        options: {
+          utf8: this.utf8_enabled,
+          literalPlus: caps.includes("LITERAL+"),
+          literalMinus: caps.includes("LITERAL-"),
+        },
+      };
+    }
+    return this.#encodeCache.options;
   }
 
   #encode(tag: string, name: string, args: readonly Arg[]): EncodedCommand {
@@ -2091,11 +2119,17 @@ export class IMAP4 {
   #write(bytes: Uint8Array, quiet = false): Promise<void> {
     // With nothing under way the bytes go to the transport now: a hop through a chain would put
     // every microtask already queued between the caller and the socket.
-    if (!this.#writing) {
+    let written: Promise<void>;
+    if (this.#writing) written = this.#writeLater(bytes);
+    else {
       this.#writing = true;
-      return this.#writeNow(bytes, quiet);
+      written = this.#writeNow(bytes, quiet);
     }
-    // Commands issued while a write is under way (e.g. all at once) leave in one write after it.
+    return written;
+  }
+
+  /** Commands issued while a write is under way (e.g. all at once) leave in one write after it. */
+  #writeLater(bytes: Uint8Array): Promise<void> {
     this.#backlog.push(bytes);
     if (this.#backlogWritten === null) {
       const written = new Promise<void>((resolve, reject) => {
@@ -2469,8 +2503,11 @@ export class IMAP4 {
       if (this.#secrets.length > 0) line = this.#mask(line);
       this.#recent[this.#recentNext] = "S: " + (line.length > 200 ? line.slice(0, 200) : line);
       this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
-      return;
-    }
+    } else this.#logResponse(first, r);
+  }
+
+  /** A response in full for a logger or debug output: literals summarised by their size. */
+  #logResponse(first: string, r: Response | null): void {
     let text = first;
     if (r !== null) {
       for (let i = 0; i < r.literals.length; i++) {
@@ -2776,10 +2813,13 @@ const TAG_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/;
 function statusWord(line: string, from: number, to: number): string {
   const n = to - from;
   const c = line.charCodeAt(from);
-  if (n === 2 && c === 0x4f && line.charCodeAt(from + 1) === 0x4b) return "OK";
-  if (n === 2 && c === 0x4e && line.charCodeAt(from + 1) === 0x4f) return "NO";
-  if (n === 3 && c === 0x42 && line.startsWith("AD", from + 1)) return "BAD";
-  return line.slice(from, to).toUpperCase();
+  // One exit at the end (V8 optimises a function sooner when its calls run to its end).
+  let word: string;
+  if (n === 2 && c === 0x4f && line.charCodeAt(from + 1) === 0x4b) word = "OK";
+  else if (n === 2 && c === 0x4e && line.charCodeAt(from + 1) === 0x4f) word = "NO";
+  else if (n === 3 && c === 0x42 && line.startsWith("AD", from + 1)) word = "BAD";
+  else word = line.slice(from, to).toUpperCase();
+  return word;
 }
 
 /** What {@link IMAP4.uid} needs to know about a subcommand: worked out once per spelling. */
