@@ -306,7 +306,7 @@ export class ResponseReader {
   #takeTextLine(start: number): string | null {
     let text = this.#text;
     if (text === null || start < this.#textAt) {
-      text = decoder.decode(this.#buf.subarray(start, this.#end));
+      text = textOf(this.#buf.subarray(start, this.#end));
       // Fewer characters than bytes: multi-byte text, whose offsets differ (the byte path).
       if (text.length !== this.#end - start) return null;
       this.#text = text;
@@ -652,6 +652,21 @@ function isDigit(c: number): boolean {
 /** A character of an untagged response's type word: a letter or a dash. */
 function isWordChar(c: number): boolean {
   return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d;
+}
+
+/**
+ * A few buffered bytes as text, decoded as UTF-8. ASCII (nearly every response line) is turned
+ * into characters by one builtin call after a loop that checks it: between a server's answer
+ * and the next command the caches are cold, and the runtime's TextDecoder runs its argument
+ * checks and two runtime calls first (in place against Dovecot: 5 µs to 2.5-3.5 µs for the two
+ * lines of a UID FETCH answer).
+ */
+function textOf(bytes: Uint8Array): string {
+  let ascii = true;
+  for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 0x80;
+  return ascii
+    ? String.fromCharCode.apply(null, bytes as unknown as number[])
+    : decoder.decode(bytes);
 }
 
 /** Does nothing (a callback's placeholder). */
