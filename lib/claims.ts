@@ -111,11 +111,12 @@ export class ClaimIndex<P> {
    */
   #solo: P | null = null;
   #soloClaim: Claim | null = null;
+  /** How many claims the maps hold (counted: asked about every untagged FETCH). */
+  #mapped = 0;
 
   /** How many pending commands hold a claim. */
   get claimers(): number {
-    return (this.#solo === null ? 0 : 1) + this.#singles[0].size + this.#singles[1].size +
-      this.#multi.size;
+    return (this.#solo === null ? 0 : 1) + this.#mapped;
   }
 
   /**
@@ -151,6 +152,8 @@ export class ClaimIndex<P> {
     const n = claim.single;
     if (n >= 0) this.#singles[claim.byUid ? 1 : 0].set(n, p);
     else this.#multi.set(p, claim);
+    // Always a new entry: claims that overlap never pend together (see conflicts()).
+    this.#mapped++;
   }
 
   /**
@@ -172,8 +175,8 @@ export class ClaimIndex<P> {
       this.#solo = this.#soloClaim = null;
     } else if (claim.single >= 0) {
       const m = this.#singles[claim.byUid ? 1 : 0];
-      if (m.get(claim.single) === p) m.delete(claim.single);
-    } else this.#multi.delete(p);
+      if (m.get(claim.single) === p && m.delete(claim.single)) this.#mapped--;
+    } else if (this.#multi.delete(p)) this.#mapped--;
   }
 
   /** Forgets everything. */
@@ -182,6 +185,7 @@ export class ClaimIndex<P> {
     this.#singles[0].clear();
     this.#singles[1].clear();
     this.#multi.clear();
+    this.#mapped = 0;
     this.#solo = this.#soloClaim = null;
   }
 

@@ -2325,6 +2325,23 @@ export class IMAP4 {
     let dat = head.data;
     if (number !== "") dat = dat === "" ? number : `${number} ${dat}`;
 
+    // The common case: one line, and no IDLE, stream or second claimer to hand it to.
+    if (
+      (r === null || r.literals.length === 0) && this.#idleSink === null &&
+      this.#fetchSink === null && (typ !== "FETCH" || this.#claims.claimers < 2)
+    ) {
+      this.#appendUntagged(typ, dat);
+    } else if (this.#divert(typ, number, line, r, dat)) return;
+    if (dat.charCodeAt(0) === 0x5b) this.#responseCode(typ, dat);
+    if (typ === "BYE") this.#bye(dat);
+  }
+
+  /**
+   * The rest of {@link #dispatchUntagged}: a response with literals, or one that IDLE, a stream
+   * or a claimer takes. Returns true when it was handed over, false once appended as imaplib
+   * would.
+   */
+  #divert(typ: string, number: string, line: string, r: Response | null, dat: string): boolean {
     let items: Datum[];
     if (r === null || r.literals.length === 0) items = [dat];
     else {
@@ -2335,13 +2352,13 @@ export class IMAP4 {
 
     if (this.#idleSink && typ !== "BYE") {
       this.#idleSink(typ, items);
-      return;
+      return true;
     }
     // Routing needs two claimers; one command at a time keeps imaplib's semantics.
     if (
       typ === "FETCH" && this.#claims.claimers >= 2 && this.#routeFetch(number, line, r, items)
     ) {
-      return;
+      return true;
     }
     const sink = this.#fetchSink;
     if (sink !== null && typ === "FETCH") {
@@ -2354,27 +2371,28 @@ export class IMAP4 {
         sink.wake = null;
         w?.();
       }
-      return;
+      return true;
     }
     for (let i = 0; i < items.length; i++) this.#appendUntagged(typ, items[i]);
-    if (dat.charCodeAt(0) === 0x5b) this.#responseCode(typ, dat);
+    return false;
+  }
 
-    if (typ === "BYE") {
-      for (const p of this.#pending.values()) {
-        if (p.logout) {
-          const bye = this.untagged_responses["BYE"];
-          delete this.untagged_responses["BYE"];
-          this.#complete(p, "BYE", bye ?? [dat], true);
-          return;
-        }
+  /** An untagged BYE: the answer to LOGOUT, or the end of the connection. */
+  #bye(dat: string): void {
+    for (const p of this.#pending.values()) {
+      if (p.logout) {
+        const bye = this.untagged_responses["BYE"];
+        delete this.untagged_responses["BYE"];
+        this.#complete(p, "BYE", bye ?? [dat], true);
+        return;
       }
-      if (this.state !== "LOGOUT" || this.#pending.size > 0) {
-        throw this.#fail(
-          new IMAP4Abort(`Server said BYE: ${JSON.stringify(dat.slice(0, 200))}`, {
-            status: "BYE",
-          }),
-        );
-      }
+    }
+    if (this.state !== "LOGOUT" || this.#pending.size > 0) {
+      throw this.#fail(
+        new IMAP4Abort(`Server said BYE: ${JSON.stringify(dat.slice(0, 200))}`, {
+          status: "BYE",
+        }),
+      );
     }
   }
 
