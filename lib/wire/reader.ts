@@ -62,7 +62,7 @@ export interface Response {
 const LF = 0x0a;
 const CR = 0x0d;
 const INITIAL_BUFFER = 256 * 1024;
-/** Buffered bytes up to this many are decoded at once to take one-line responses (#takeTextLine). */
+/** Buffered bytes are decoded this many at most at a time to take one-line responses (#takeTextLine). */
 const TEXT_MAX = 1024;
 /** Literals larger than this are gathered in chunks, so memory follows the bytes received. */
 const EXACT_LITERAL_MAX = 8 * 1024 * 1024;
@@ -294,26 +294,35 @@ export class ResponseReader {
    */
   takeLine(): string | null {
     const start = this.#start;
-    return start === this.#end || this.#end - start > TEXT_MAX ? null : this.#takeTextLine(start);
+    return start === this.#end ? null : this.#takeTextLine(start);
   }
 
   /**
    * The next response when it is one complete line without a literal, taken from the decoded
-   * text of a few buffered bytes; null (nothing consumed) for anything else, which the byte path
-   * then reads or refuses exactly as before. Most round trips end in two such lines: one decode
-   * serves both.
+   * text of the buffered bytes; null (nothing consumed) for anything else, which the byte path
+   * then reads or refuses exactly as before. The bytes are decoded a window of up to
+   * {@link TEXT_MAX} at a time, and each window serves every line in it: the two lines of a
+   * round trip, or a dozen answers to pipelined commands.
    */
   #takeTextLine(start: number): string | null {
     let text = this.#text;
-    if (text === null || start < this.#textAt) {
-      text = textOf(this.#buf.subarray(start, this.#end));
+    let at = start - this.#textAt;
+    let lf = text === null || at < 0 ? -1 : text.indexOf("\n", at);
+    if (lf < 0 || text === null) {
+      const end = Math.min(this.#end, start + TEXT_MAX);
+      // This window is decoded already and holds no line end: more bytes are needed first.
+      if (text !== null && at >= 0 && this.#textAt + text.length >= end) return null;
+      text = textOf(this.#buf.subarray(start, end));
       // Fewer characters than bytes: multi-byte text, whose offsets differ (the byte path).
-      if (text.length !== this.#end - start) return null;
+      if (text.length !== end - start) {
+        this.#text = null;
+        return null;
+      }
       this.#text = text;
       this.#textAt = start;
+      at = 0;
+      lf = text.indexOf("\n");
     }
-    const at = start - this.#textAt;
-    const lf = text.indexOf("\n", at);
     // Incomplete, empty, not ended by CRLF, over a limit or maybe announcing a literal: all for
     // the byte path, which has the checks and the errors.
     if (lf < at + 2 || text.charCodeAt(lf - 1) !== CR || text.charCodeAt(lf - 2) === 0x7d) {
