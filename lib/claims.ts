@@ -251,3 +251,30 @@ export class ClaimIndex<P> {
     return false;
   }
 }
+
+/**
+ * The UID a FETCH response reports: the first `UID n` (any case) after `(` or a space, as the
+ * regular expression `/[( ]UID (\d+)/i` would find it, or -1. A loop over the characters, for
+ * every answer to pipelined commands.
+ */
+export function uidOf(text: string): number {
+  const n = text.length;
+  let uid = -1;
+  for (let i = 1; i + 4 < n && uid < 0; i++) {
+    if ((text.charCodeAt(i) | 0x20) !== 0x75) continue;
+    const before = text.charCodeAt(i - 1);
+    if (
+      (before !== 0x28 && before !== 0x20) || (text.charCodeAt(i + 1) | 0x20) !== 0x69 ||
+      (text.charCodeAt(i + 2) | 0x20) !== 0x64 || text.charCodeAt(i + 3) !== 0x20
+    ) continue;
+    let end = i + 4;
+    while (end < n && isAsciiDigit(text.charCodeAt(end))) end++;
+    if (end > i + 4) uid = Number(text.slice(i + 4, end));
+  }
+  return uid;
+}
+
+/** An ASCII digit. */
+function isAsciiDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}

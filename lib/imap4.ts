@@ -10,7 +10,7 @@
 
 import type { Transport, TransportFactory } from "../transports/transport.ts";
 import { getTransports } from "../transports/mod.ts";
-import { type Claim, ClaimIndex, claimOf } from "./claims.ts";
+import { type Claim, ClaimIndex, claimOf, uidOf } from "./claims.ts";
 import { TagTable } from "./tag_table.ts";
 import { Commands, PIPELINABLE, type State } from "./commands.ts";
 import { IMAP4Abort, IMAP4Error, IMAP4ReadOnly } from "./errors.ts";
@@ -2400,10 +2400,9 @@ export class IMAP4 {
   #routeFetch(number: string, line: string, r: Response | null, items: Datum[]): boolean {
     let owner: Pending | undefined;
     if (this.#claims.anyByUid()) {
-      const m = /[( ]UID (\d+)/i.exec(
-        r === null || r.lines.length === 1 ? line : r.lines.join(" "),
-      );
-      if (m) owner = this.#claims.owner(true, Number(m[1]));
+      const text = r === null || r.lines.length === 1 ? line : r.lines.join(" ");
+      const uid = uidOf(text);
+      if (uid >= 0) owner = this.#claims.owner(true, uid);
     }
     if (owner === undefined && this.#claims.anyBySeq()) {
       owner = this.#claims.owner(false, Number(number));

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ClaimIndex, claimOf } from "../lib/claims.ts";
+import { ClaimIndex, claimOf, uidOf } from "../lib/claims.ts";
 
 type Op = { add: true; set: string; uid: boolean } | { add: false; pick: number };
 
@@ -64,4 +64,36 @@ Deno.test("ClaimIndex: claimers and owners follow a model through adds and remov
     }),
     { seed: 0xc1a1, numRuns: 2000 },
   );
+});
+
+Deno.test("uidOf finds the UID the regular expression it replaced finds", () => {
+  const model = (text: string) => {
+    const m = /[( ]UID (\d+)/i.exec(text);
+    return m === null ? -1 : Number(m[1]);
+  };
+  const part = fc.constantFrom(
+    "(",
+    " ",
+    "UID",
+    "uid",
+    "Uid",
+    "XUID",
+    "UID ",
+    "UIDS ",
+    "7",
+    "42",
+    "FLAGS",
+    "ı",
+    "\\Seen",
+    ")",
+  );
+  fc.assert(
+    fc.property(fc.array(part, { maxLength: 10 }).map((ps) => ps.join("")), (text) => {
+      assert.equal(uidOf(text), model(text));
+    }),
+    { seed: 0x01d5, numRuns: 5000 },
+  );
+  assert.equal(uidOf("42 FETCH (UID 4242 FLAGS (\\Seen))"), 4242);
+  assert.equal(uidOf("42 FETCH (FLAGS (\\Seen) uid 7)"), 7);
+  assert.equal(uidOf("UID 5"), -1);
 });
