@@ -14,6 +14,7 @@
 import type { Datum } from "./datum.ts";
 import type { Arg } from "./wire/encoder.ts";
 import { MAX_SEQ_NUMBER, parseSequenceSet, type SequenceRange } from "../utils/sequence_set.ts";
+import { isDigit } from "../utils/bytes.ts";
 
 /** The messages a pipelined FETCH or STORE asked for, and the data that came for them. */
 export interface Claim {
@@ -268,13 +269,8 @@ export function uidOf(text: string): number {
       (text.charCodeAt(i + 2) | 0x20) !== 0x64 || text.charCodeAt(i + 3) !== 0x20
     ) continue;
     let end = i + 4;
-    while (end < n && isAsciiDigit(text.charCodeAt(end))) end++;
+    while (end < n && isDigit(text.charCodeAt(end))) end++;
     if (end > i + 4) uid = Number(text.slice(i + 4, end));
   }
   return uid;
-}
-
-/** An ASCII digit. */
-function isAsciiDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
 }

@@ -31,6 +31,16 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffe
   return out;
 }
 
+/**
+ * Whether a character or byte code is an ASCII digit.
+ *
+ * @param c the code
+ * @returns true for `0` to `9`
+ */
+export function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
 /** Arrays up to this size are carved from shared slabs (see {@link pooledBytes}). */
 export const POOLED_BYTES_MAX = 32 * 1024;
 

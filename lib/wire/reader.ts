@@ -12,7 +12,7 @@
 
 import { IMAP4Abort, quoteBytes } from "../errors.ts";
 import { TIMED_OUT, type Waiter, Watchdog } from "./watchdog.ts";
-import { POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
+import { isDigit, POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
 
 /** Where the reader gets bytes from: a transport, or anything with the same `read`. */
 export interface ByteSource {
@@ -186,17 +186,23 @@ export class ResponseReader {
    * @throws IMAP4Abort on end of stream or timeout
    */
   fill(): Promise<boolean> {
-    const deadline = Date.now() + this.#limits.timeout;
-    if (
-      this.#onDeadline === undefined || this.#eof || this.#expired !== null ||
-      this.#fillGuard !== null
-    ) {
-      return this.#fill(deadline, false);
-    }
+    if (!this.#startGuardedRead()) return this.#fill(Date.now() + this.#limits.timeout, false);
     // Once per round trip: a guard and two handlers made once, not an async function.
-    this.#startRead();
-    this.#fillGuard = this.watchdog.guard(deadline, this.#expire);
     return this.#inflight!.then(this.#filled, this.#fillFailed);
+  }
+
+  /**
+   * Starts the read of {@link fill} and {@link fillThen} under a guard (the owner handles the
+   * deadline), when that applies; false when the general #fill must wait instead.
+   */
+  #startGuardedRead(): boolean {
+    const guarded = this.#onDeadline !== undefined && !this.#eof && this.#expired === null &&
+      this.#fillGuard === null;
+    if (guarded) {
+      this.#startRead();
+      this.#fillGuard = this.watchdog.guard(Date.now() + this.#limits.timeout, this.#expire);
+    }
+    return guarded;
   }
 
   /**
@@ -208,18 +214,11 @@ export class ResponseReader {
    * @param failed called instead on end of stream, timeout or a failed read
    */
   fillThen(next: () => void, failed: (e: unknown) => void): void {
-    if (
-      this.#onDeadline === undefined || this.#eof || this.#expired !== null ||
-      this.#fillGuard !== null
-    ) {
-      this.fill().then(next, failed);
-      return;
-    }
-    this.#startRead();
-    this.#fillGuard = this.watchdog.guard(Date.now() + this.#limits.timeout, this.#expire);
-    this.#next = next;
-    this.#nextFailed = failed;
-    this.#inflight!.then(this.#filledThen, this.#fillFailedThen);
+    if (this.#startGuardedRead()) {
+      this.#next = next;
+      this.#nextFailed = failed;
+      this.#inflight!.then(this.#filledThen, this.#fillFailedThen);
+    } else this.#fill(Date.now() + this.#limits.timeout, false).then(next, failed);
   }
 
   #next: () => void = noop;
@@ -653,11 +652,6 @@ export function splitUntagged(line: string): UntaggedHead | null {
   while (end < n && isWordChar(line.charCodeAt(end))) end++;
   if (end === from || (end < n && line.charCodeAt(end) !== 0x20)) return null;
   return { number, type: line.slice(from, end), data: end + 1 < n ? line.slice(end + 1) : "" };
-}
-
-/** An ASCII digit. */
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
 }
 
 /** A character of an untagged response's type word: a letter or a dash. */
