@@ -2812,13 +2812,6 @@ export class IMAP4_stream extends IMAP4 {
   }
 }
 
-// Short scans of every response are regular expressions, not loops: compiled code from the first
-// response on, where a loop runs in the interpreter for the first few hundred.
-
-/**
- * An untagged response's head: `* `, a message number if any, and the type (ASCII letters and
- * `-`), followed by a space or the end of the line.
- */
 /** The number part of one of our tags, as `String(n)` writes it (at most 15 digits). */
 const TAG_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/;
 
