@@ -2220,7 +2220,7 @@ export class IMAP4 {
           this.#dispatch(line, null);
           continue;
         }
-        const r = reader.takeBuffered();
+        const r = reader.takeResponse();
         if (r === null) {
           reader.readResponse().then(this.#pumpResponse, this.#pumpFailed);
           return;

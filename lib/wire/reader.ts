@@ -262,10 +262,20 @@ export class ResponseReader {
    * @throws IMAP4Abort on a framing error or a limit breached, as {@link readResponse} would
    */
   takeBuffered(): Response | null {
+    const line = this.takeLine();
+    return line !== null ? { lines: [line], literals: [] } : this.takeResponse();
+  }
+
+  /**
+   * {@link takeBuffered} by the byte path alone: for a caller whose {@link takeLine} has just
+   * refused the response (a literal, multi-byte text), so that its text is not decoded twice.
+   *
+   * @returns the response, or null when more bytes are needed
+   * @throws IMAP4Abort on a framing error or a limit breached, as {@link readResponse} would
+   */
+  takeResponse(): Response | null {
     const start = this.#start;
     if (start === this.#end) return null;
-    const line = this.takeLine();
-    if (line !== null) return { lines: [line], literals: [] };
     const lines: string[] = [];
     const literals: Uint8Array[] = [];
     let total = 0;

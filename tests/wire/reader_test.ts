@@ -920,7 +920,7 @@ Deno.test("reader property: lines taken pump-style match a per-line decode, what
           }
           // Refused by the text path: nothing consumed, the byte path reads it.
           assert.equal(reader.buffered, before);
-          const r = reader.takeBuffered() ?? await reader.readResponse();
+          const r = reader.takeResponse() ?? await reader.readResponse();
           assert.ok(r !== null);
           assert.equal(r.literals.length, 0);
           got.push(r.lines[0]);
