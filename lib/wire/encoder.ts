@@ -6,7 +6,7 @@
  * @module
  */
 
-import { concatBytes, pooledBytes } from "../../utils/bytes.ts";
+import { concatBytes, POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
 import { encodeMailboxName } from "../../utils/utf7.ts";
 
 /** A mailbox name: encoded in modified UTF-7 when it is not ASCII (unless UTF-8 is enabled). */
@@ -162,12 +162,7 @@ function scanText(s: string, index: number, name: string): number {
     const c = s.charCodeAt(i);
     if (c < 0x80) {
       if (ATOM_SAFE[c] === 1) continue;
-      if (c === 0x0d || c === 0x0a || c === 0) {
-        throw new TypeError(
-          `${describe(index, name)} contains a CR, LF or NUL character; ` +
-            "pass a Uint8Array to send it as a literal",
-        );
-      }
+      if (c === 0x0d || c === 0x0a || c === 0) throw forbidden(index, name);
       atom = false;
       continue;
     }
@@ -200,6 +195,19 @@ function describe(index: number, name: string): string {
   return `${name} argument ${index + 1}`;
 }
 
+/** The error for CR, LF or NUL in a string argument. */
+function forbidden(index: number, name: string): TypeError {
+  return new TypeError(
+    `${describe(index, name)} contains a CR, LF or NUL character; ` +
+      "pass a Uint8Array to send it as a literal",
+  );
+}
+
+/** The error for a list or quoted string that ends in a literal marker. */
+function hiddenMarker(index: number, name: string, s: string): TypeError {
+  return new TypeError(`${describe(index, name)} hides a literal marker: ${JSON.stringify(s)}`);
+}
+
 /**
  * Encodes a command: its tag, name and arguments.
  *
@@ -216,8 +224,90 @@ export function encodeCommand(
   args: readonly Arg[],
   options: EncodeOptions = {},
 ): EncodedCommand {
-  // Most commands are one line of atoms, quoted strings and numbers: built here without the
-  // bookkeeping that literals, secrets and mailbox names need.
+  // Most commands are a tag, a name and strings that go as they are (atoms, lists, quoted
+  // strings): their bytes are written in the pass that checks them, into a buffer of the exact
+  // size. Anything else takes the general path below.
+  let size = tag.length + name.length + 3;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    size = typeof arg === "string" ? size + arg.length + 1 : -1;
+    if (size < 0) break;
+  }
+  if (size > 0 && size <= POOLED_BYTES_MAX) {
+    const out = pooledBytes(size);
+    let at = copyAscii(tag, out, 0);
+    if (at >= 0) {
+      out[at++] = 0x20;
+      at = copyAscii(name, out, at);
+    }
+    let text = tag + " " + name;
+    for (let i = 0; i < args.length && at >= 0; i++) {
+      const arg = args[i] as string;
+      out[at++] = 0x20;
+      at = copyArgument(arg, out, at, i, name);
+      text += " " + arg;
+    }
+    if (at >= 0) {
+      out[at] = 0x0d;
+      out[at + 1] = 0x0a;
+      return { chunks: [{ bytes: out, waitAfter: false }], log: text };
+    }
+  }
+  return encodeGeneral(tag, name, args, options);
+}
+
+/**
+ * Copies `s` into `out` at `at` when it is all ASCII; returns where it ends, or -1 (nothing
+ * else may be assumed written) when it is not.
+ */
+function copyAscii(s: string, out: Uint8Array, at: number): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    out[at + i] = c;
+  }
+  return at + n;
+}
+
+/**
+ * Copies a string argument into `out` at `at` when it goes as it is (an atom, or a list or
+ * quoted string passed whole), checking it in the same pass as {@link encodeString} would;
+ * returns where it ends, or -1 when it needs quoting or a literal (the general path).
+ *
+ * @throws TypeError as {@link encodeString} does
+ */
+function copyArgument(s: string, out: Uint8Array, at: number, index: number, name: string): number {
+  const n = s.length;
+  // A flag's leading backslash is allowed in an atom (`\Seen`).
+  let atom = n > 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    out[at + i] = c;
+    if (ATOM_SAFE[c] === 1 || (i === 0 && c === 0x5c && n > 1)) continue;
+    if (c === 0x0d || c === 0x0a || c === 0) throw forbidden(index, name);
+    atom = false;
+  }
+  if (atom) return at + n;
+  const first = s.charCodeAt(0);
+  const last = s.charCodeAt(n - 1);
+  if (n >= 2 && ((first === 0x28 && last === 0x29) || (first === 0x22 && last === 0x22))) {
+    if (s.charCodeAt(n - 2) === 0x7d && LITERAL_MARKER_AT_END.test(s.slice(0, -1))) {
+      throw hiddenMarker(index, name, s);
+    }
+    return at + n;
+  }
+  return -1;
+}
+
+/** {@link encodeCommand} for any arguments. */
+function encodeGeneral(
+  tag: string,
+  name: string,
+  args: readonly Arg[],
+  options: EncodeOptions,
+): EncodedCommand {
   let text = tag + " " + name;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -362,9 +452,7 @@ function encodeString(
       // Already a list or a quoted string: sent as it is, as the imaplib 2.4 documentation says.
       // It ends in `)` or `"`, so a literal marker could only sit right before that.
       if (s.charCodeAt(n - 2) === 0x7d && LITERAL_MARKER_AT_END.test(s.slice(0, -1))) {
-        throw new TypeError(
-          `${describe(index, name)} hides a literal marker: ${JSON.stringify(s)}`,
-        );
+        throw hiddenMarker(index, name, s);
       }
       return s;
     }
