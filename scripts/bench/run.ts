@@ -69,9 +69,7 @@ const TRIP_WORKLOADS: ReadonlySet<Workload> = new Set([
 
 /** How many rounds a workload runs. */
 function roundsOf(w: Workload, opts: Options): number {
-  return TRIP_WORKLOADS.has(w)
-    ? Math.max(opts.rounds, opts.tripRounds)
-    : opts.rounds;
+  return TRIP_WORKLOADS.has(w) ? Math.max(opts.rounds, opts.tripRounds) : opts.rounds;
 }
 
 /** The rounds, as the report states them. */
@@ -349,12 +347,8 @@ async function runOnce(
   }
   const sample: Sample = { result, rssKiB: rss ? Number(rss[1]) : null };
   if (!result) {
-    const tail = stderr.split("\n").filter((l) =>
-      l.trim() && !l.startsWith("\t")
-    ).slice(-3);
-    sample.failure = `exit ${out.code}, no result line: ${
-      tail.join(" / ").slice(0, 300)
-    }`;
+    const tail = stderr.split("\n").filter((l) => l.trim() && !l.startsWith("\t")).slice(-3);
+    sample.failure = `exit ${out.code}, no result line: ${tail.join(" / ").slice(0, 300)}`;
   } else if (result.error) sample.failure = result.error;
   else if (!result.skipped && !result.ok) {
     sample.failure = "counts did not match the mailbox";
@@ -444,19 +438,13 @@ function table(
         cells = [why.replaceAll("|", "\\|"), "–", "–", "–"];
       } else {
         const m = median(row.ms);
-        const range = `${formatMs(Math.min(...row.ms))}–${
-          formatMs(Math.max(...row.ms))
-        }`;
+        const range = `${formatMs(Math.min(...row.ms))}–${formatMs(Math.max(...row.ms))}`;
         const ratio = rawMedian ? `${(m / rawMedian).toFixed(2)}×` : "–";
         const paired = pairedRatio(row, rawRow);
         const pairedCell = paired === null ? "–" : `${paired.toFixed(2)}×`;
-        const rss = row.rssKiB.length
-          ? (Math.max(...row.rssKiB) / 1024).toFixed(0)
-          : "–";
+        const rss = row.rssKiB.length ? (Math.max(...row.rssKiB) / 1024).toFixed(0) : "–";
         const failed = row.failures.length
-          ? ` ⚠ ${row.failures.length} run(s) failed the check [${
-            note(row.failures[0])
-          }]`
+          ? ` ⚠ ${row.failures.length} run(s) failed the check [${note(row.failures[0])}]`
           : "";
         cells = [`${formatMs(m)} (${range})${failed}`, ratio, pairedCell, rss];
       }
@@ -464,9 +452,7 @@ function table(
     }
   }
   if (notes.length) lines.push("");
-  notes.forEach((text, i) =>
-    lines.push(`[${i + 1}] ${text.replaceAll("|", "\\|")}  `)
-  );
+  notes.forEach((text, i) => lines.push(`[${i + 1}] ${text.replaceAll("|", "\\|")}  `));
   return lines.join("\n");
 }
 
@@ -535,9 +521,7 @@ function targets(rows: Map<string, Row>, opts: Options): string {
     for (const [name, check] of checks) {
       flagged = false;
       const [value, limit, unit, paired] = check(t);
-      const measured = value === null
-        ? "not measured"
-        : `${value.toFixed(2)}${unit}`;
+      const measured = value === null ? "not measured" : `${value.toFixed(2)}${unit}`;
       const met = value === null
         ? "–"
         : flagged
@@ -602,9 +586,7 @@ async function main(): Promise<void> {
       `${BENCH}/runners/ours.ts`,
       "probe",
     ]);
-    const status = probe
-      ? JSON.parse(probe)
-      : { ok: false, skipped: "unavailable: probe failed" };
+    const status = probe ? JSON.parse(probe) : { ok: false, skipped: "unavailable: probe failed" };
     if (!status.ok) unavailable.set("ours", status.skipped);
   }
   for (const [impl, why] of unavailable) {
@@ -654,9 +636,7 @@ async function main(): Promise<void> {
     }
 
     const rows = new Map<string, Row>();
-    const pairs = opts.workloads.flatMap((w) =>
-      opts.transports.map((t) => [w, t] as const)
-    );
+    const pairs = opts.workloads.flatMap((w) => opts.transports.map((t) => [w, t] as const));
     const total = pairs.reduce(
       (n, [w]) =>
         n +
@@ -703,13 +683,9 @@ async function main(): Promise<void> {
       }
     }
 
-    const command = `deno task bench${
-      Deno.args.length ? " " + Deno.args.join(" ") : ""
-    }`;
+    const command = `deno task bench${Deno.args.length ? " " + Deno.args.join(" ") : ""}`;
     const sections = opts.transports.map((t) =>
-      `### ${t === "plain" ? "Plain TCP" : "Implicit TLS"}\n\n${
-        table(rows, opts, t, mb)
-      }`
+      `### ${t === "plain" ? "Plain TCP" : "Implicit TLS"}\n\n${table(rows, opts, t, mb)}`
     );
     const report = [
       "# Benchmarks",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "npm:fast-check@4";
+import fc from "fast-check";
 import { concatBytes, isAsciiRange, POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
 
 Deno.test("pooledBytes: zero-filled arrays of the asked size that never share a byte", () => {
