@@ -41,7 +41,6 @@ export function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** Arrays up to this size are carved from shared slabs (see {@link pooledBytes}). */
 /**
  * Whether `buf[start..end)` is all ASCII, read four bytes at a time through `words` (an
  * `Int32Array` over the same memory, starting where `buf` starts): a quarter of a byte loop's
@@ -73,6 +72,7 @@ export function isAsciiRange(
   return (acc & 0x80808080) === 0;
 }
 
+/** Arrays up to this size are carved from shared slabs (see {@link pooledBytes}). */
 export const POOLED_BYTES_MAX = 32 * 1024;
 
 /** Bump allocation of views into slabs that are never reused. */
