@@ -203,11 +203,6 @@ function forbidden(index: number, name: string): TypeError {
   );
 }
 
-/** The error for a list or quoted string that ends in a literal marker. */
-function hiddenMarker(index: number, name: string, s: string): TypeError {
-  return new TypeError(`${describe(index, name)} hides a literal marker: ${JSON.stringify(s)}`);
-}
-
 /**
  * Encodes a command: its tag, name and arguments.
  *
@@ -289,16 +284,26 @@ function copyArgument(s: string, out: Uint8Array, at: number, index: number, nam
     if (c === 0x0d || c === 0x0a || c === 0) throw forbidden(index, name);
     atom = false;
   }
-  if (atom) return at + n;
+  return atom || isRawForm(s, index, name) ? at + n : -1;
+}
+
+/**
+ * Whether `s` is already a list or a quoted string, sent as it is (as the imaplib 2.4
+ * documentation says).
+ *
+ * @throws TypeError when it hides a literal marker: it ends in `)` or `"`, so the marker could
+ *   only sit right before that
+ */
+function isRawForm(s: string, index: number, name: string): boolean {
+  const n = s.length;
+  if (n < 2) return false;
   const first = s.charCodeAt(0);
   const last = s.charCodeAt(n - 1);
-  if (n >= 2 && ((first === 0x28 && last === 0x29) || (first === 0x22 && last === 0x22))) {
-    if (s.charCodeAt(n - 2) === 0x7d && LITERAL_MARKER_AT_END.test(s.slice(0, -1))) {
-      throw hiddenMarker(index, name, s);
-    }
-    return at + n;
+  if ((first !== 0x28 || last !== 0x29) && (first !== 0x22 || last !== 0x22)) return false;
+  if (s.charCodeAt(n - 2) === 0x7d && LITERAL_MARKER_AT_END.test(s.slice(0, -1))) {
+    throw new TypeError(`${describe(index, name)} hides a literal marker: ${JSON.stringify(s)}`);
   }
-  return -1;
+  return true;
 }
 
 /** {@link encodeCommand} for any arguments. */
@@ -444,20 +449,7 @@ function encodeString(
   options: EncodeOptions,
 ): string | null {
   const kind = scanText(s, index, name);
-  const n = s.length;
-  if (n >= 2) {
-    const first = s.charCodeAt(0);
-    const last = s.charCodeAt(n - 1);
-    if ((first === 0x28 && last === 0x29) || (first === 0x22 && last === 0x22)) {
-      // Already a list or a quoted string: sent as it is, as the imaplib 2.4 documentation says.
-      // It ends in `)` or `"`, so a literal marker could only sit right before that.
-      if (s.charCodeAt(n - 2) === 0x7d && LITERAL_MARKER_AT_END.test(s.slice(0, -1))) {
-        throw hiddenMarker(index, name, s);
-      }
-      return s;
-    }
-  }
-  if ((kind & ATOM) !== 0) return s;
+  if (isRawForm(s, index, name) || (kind & ATOM) !== 0) return s;
   if ((kind & ASCII) !== 0 || options.utf8) return quoteString(s);
   // Non-ASCII text cannot travel in a quoted string before UTF8=ACCEPT: a literal carries it.
   return null;
