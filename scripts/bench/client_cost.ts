@@ -109,22 +109,41 @@ function memoryTransports(transport: Transport): TransportFactory {
   };
 }
 
-/** The least a client can do: send the line, read until the tagged answer, decode once. */
-async function rawLoop(t: Transport, commands: number, warm: number): Promise<number> {
+/**
+ * The least a client can do over `t`: `command(text)` sends the line and reads until the tagged
+ * answer, decoding once. The greeting must be read first (`greeting()`).
+ *
+ * @param t the transport
+ * @returns the two steps
+ */
+export function rawClient(t: Transport): {
+  greeting: () => Promise<void>;
+  command: (text: string) => Promise<void>;
+} {
   const buf = new Uint8Array(64 * 1024);
   let tag = 0;
-  const command = async (text: string) => {
-    const prefix = `a${++tag} `;
-    await t.write(encoder.encode(prefix + text + "\r\n"));
-    let seen = "";
-    for (;;) {
-      const n = await t.read(buf);
-      if (n === null) throw new Error("closed");
-      seen += decoder.decode(buf.subarray(0, n));
-      if (seen.includes(prefix)) return;
-    }
+  return {
+    greeting: async () => {
+      if ((await t.read(buf)) === null) throw new Error("closed");
+    },
+    command: async (text: string) => {
+      const prefix = `a${++tag} `;
+      await t.write(encoder.encode(prefix + text + "\r\n"));
+      let seen = "";
+      for (;;) {
+        const n = await t.read(buf);
+        if (n === null) throw new Error("closed");
+        seen += decoder.decode(buf.subarray(0, n));
+        if (seen.includes(prefix)) return;
+      }
+    },
   };
-  await t.read(buf);
+}
+
+/** The raw loop: {@link rawClient}'s round trips, timed. */
+async function rawLoop(t: Transport, commands: number, warm: number): Promise<number> {
+  const { greeting, command } = rawClient(t);
+  await greeting();
   await command("LOGIN user pass");
   await command("SELECT INBOX");
   for (let i = 0; i < warm; i++) await command(`UID FETCH ${(i % 150) + 1} (FLAGS)`);

@@ -6,10 +6,14 @@
  * - **server**: from the client's `write()` call to the answer's read settling (the server's
  *   work, the network, and anything on the machine that delays either), one per read: these
  *   answers arrive in one read each, so blocks of reads are blocks of commands;
- * - **client**: from that read settling to the next `write()` call (the client's own path);
+ * - **client**: from that read settling to the next `write()` call (the client's own path).
  *
- * and, for the whole loop, the CPU time of this process's main thread, of its other threads
- * (V8's compiler and GC helpers) and of the server's `imap` processes (from `/proc`, Linux only).
+ * Both sides are timed at the same place: `raw` is bench:client's raw loop (`rawClient`) over this
+ * project's Deno transport, so the columns differ only by the client above the transport.
+ *
+ * For the whole loop it also prints the CPU time of this process's main thread, of its other
+ * threads (V8's compiler and GC helpers) and of the server's `imap` processes (from `/proc`,
+ * Linux only).
  *
  * What it showed (2026-11, 2 cores): against the raw loop, this project's excess sits in the
  * first ~1,000 commands, half of it as *server* time; with V8 compiling on the main thread
@@ -34,9 +38,7 @@
 import { IMAP4 } from "../../mod.ts";
 import { getTransports } from "../../transports/mod.ts";
 import type { Transport, TransportFactory } from "../../transports/transport.ts";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+import { rawClient } from "./client_cost.ts";
 
 /** Round-trip timestamps, filled in by the instrumented reads and writes. */
 class Clock {
@@ -92,13 +94,8 @@ function cpuNow(): { main: number; others: number; server: number } {
   return { main, others, server };
 }
 
-/** This project's IMAP4, its transport wrapped to time each read and write. */
-async function ours(
-  env: Record<string, string>,
-  clock: Clock,
-  trips: number,
-  noop: boolean,
-) {
+/** The transport for the session, wrapped to time each read and write. */
+async function timedTransports(clock: Clock): Promise<TransportFactory> {
   const real = await getTransports();
   const wrap = (t: Transport): Transport => ({
     kind: t.kind,
@@ -113,62 +110,32 @@ async function ours(
       return t.write(data);
     },
   });
-  const transports: TransportFactory = {
-    ...real,
-    connect: async (o) => wrap(await real.connect(o)),
-  };
-  const M = await IMAP4.connect(env.IMAP_HOST, Number(env.IMAP_PORT), {
-    transports,
-  });
+  return { ...real, connect: async (o) => wrap(await real.connect(o)) };
+}
+
+/** This project's IMAP4. */
+async function ours(env: Record<string, string>, transports: TransportFactory) {
+  const M = await IMAP4.connect(env.IMAP_HOST, Number(env.IMAP_PORT), { transports });
   await M.login(env.IMAP_USER, env.IMAP_PASS);
   await M.select();
   return {
-    run: async () => {
-      for (let i = 0; i < trips; i++) {
-        await (noop ? M.noop() : M.uid("FETCH", String((i % 150) + 1), "(FLAGS)"));
-      }
-    },
+    step: (i: number, noop: boolean) =>
+      noop ? M.noop() : M.uid("FETCH", String((i % 150) + 1), "(FLAGS)"),
     close: () => M.logout(),
   };
 }
 
-/** The least a client can do: write the line, read until the tag, decode. */
-async function raw(
-  env: Record<string, string>,
-  clock: Clock,
-  trips: number,
-  noop: boolean,
-) {
-  const conn = await Deno.connect({
-    hostname: env.IMAP_HOST,
-    port: Number(env.IMAP_PORT),
-  });
-  const buf = new Uint8Array(64 * 1024);
-  let tag = 0;
-  const command = async (text: string) => {
-    const prefix = `a${++tag} `;
-    const bytes = encoder.encode(prefix + text + "\r\n");
-    clock.wrote();
-    await conn.write(bytes);
-    let seen = "";
-    for (;;) {
-      const n = await conn.read(buf);
-      clock.read();
-      if (n === null) throw new Error("Connection closed by the server");
-      seen += decoder.decode(buf.subarray(0, n));
-      if (seen.includes(prefix)) return;
-    }
-  };
-  await conn.read(buf);
+/** The least a client can do (bench:client's raw loop), over the same timed transport. */
+async function raw(env: Record<string, string>, transports: TransportFactory) {
+  const t = await transports.connect({ hostname: env.IMAP_HOST, port: Number(env.IMAP_PORT) });
+  const { greeting, command } = rawClient(t);
+  await greeting();
   await command(`LOGIN ${env.IMAP_USER} ${env.IMAP_PASS}`);
   await command("SELECT INBOX");
   return {
-    run: async () => {
-      for (let i = 0; i < trips; i++) {
-        await command(noop ? "NOOP" : `UID FETCH ${(i % 150) + 1} (FLAGS)`);
-      }
-    },
-    close: () => Promise.resolve(conn.close()),
+    step: (i: number, noop: boolean) =>
+      command(noop ? "NOOP" : `UID FETCH ${(i % 150) + 1} (FLAGS)`),
+    close: () => t.close(),
   };
 }
 
@@ -203,11 +170,11 @@ if (import.meta.main) {
   const block = option(rest, "--block", 500);
   const noop = rest.includes("--noop");
   const clock = new Clock();
-  const session = await (impl === "ours" ? ours : raw)(env, clock, trips, noop);
+  const session = await (impl === "ours" ? ours : raw)(env, await timedTransports(clock));
   const before = cpuNow();
   const start = performance.now();
   clock.on = true;
-  await session.run();
+  for (let i = 0; i < trips; i++) await session.step(i, noop);
   clock.on = false;
   const ms = performance.now() - start;
   const after = cpuNow();
