@@ -375,17 +375,15 @@ export class IMAP4 {
   /** Settles with the write of the backlog. */
   #backlogWritten: Promise<void> | null = null;
   #backlogSettle: [() => void, (e: unknown) => void] | null = null;
-  /** The deadline of the write under way (one at a time). */
-  #writeGuard: Waiter | null = null;
+  /** The deadline of the write under way (one at a time), on the reader's watchdog. */
+  #writeSlot: Waiter | null = null;
   /** Where the write under way settles (see #writeNow): no closures made per write. */
   readonly #written = (): void => {
-    this.#reader!.watchdog.release(this.#writeGuard);
-    this.#writeGuard = null;
+    this.#reader!.watchdog.stop(this.#writeSlot!);
     this.#nextWrite();
   };
   readonly #writeFailed = (e: unknown): never => {
-    this.#reader!.watchdog.release(this.#writeGuard);
-    this.#writeGuard = null;
+    this.#reader!.watchdog.stop(this.#writeSlot!);
     // After a timeout this is the timeout's error: #fail keeps the first.
     const err = this.#fail(
       new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
@@ -520,6 +518,7 @@ export class IMAP4 {
       if (this.#reader === reader) this.#fail(error);
     });
     this.#reader = reader;
+    this.#writeSlot = reader.watchdog.slot(this.#writeTimedOut);
   }
 
   async #withTimeout<T>(p: Promise<T>, message: string): Promise<T> {
@@ -2166,10 +2165,7 @@ export class IMAP4 {
     // Past the deadline the connection fails, which closes the transport and so settles the
     // write: a guard does what a race would, without a promise per write. (Set once the bytes
     // are on their way: nothing can settle the write before this turn ends.)
-    this.#writeGuard = this.#reader!.watchdog.guard(
-      Date.now() + this.#timeout,
-      this.#writeTimedOut,
-    );
+    this.#reader!.watchdog.start(this.#writeSlot!, Date.now() + this.#timeout);
     return writing.then(this.#written, quiet ? this.#writeFailedQuietly : this.#writeFailed);
   }
 

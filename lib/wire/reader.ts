@@ -200,10 +200,10 @@ export class ResponseReader {
    */
   #startGuardedRead(): boolean {
     const guarded = this.#onDeadline !== undefined && !this.#eof && this.#expired === null &&
-      this.#fillGuard === null;
+      this.#fillSlot.settled;
     if (guarded) {
       this.#startRead();
-      this.#fillGuard = this.watchdog.guard(Date.now() + this.#limits.timeout, this.#expire);
+      this.watchdog.start(this.#fillSlot, Date.now() + this.#limits.timeout);
     }
     return guarded;
   }
@@ -243,17 +243,15 @@ export class ResponseReader {
     }
   };
 
-  /** The guard of the wait in {@link fill}, while there is one. */
-  #fillGuard: Waiter | null = null;
+  /** The deadline of the wait in {@link fill} and {@link fillThen}, started while there is one. */
+  readonly #fillSlot: Waiter = this.watchdog.slot(this.#expire);
   readonly #filled = (n: number | null): boolean => {
-    this.watchdog.release(this.#fillGuard);
-    this.#fillGuard = null;
+    this.watchdog.stop(this.#fillSlot);
     if (this.#expired !== null) throw this.#expired;
     return this.#took(n);
   };
   readonly #fillFailed = (e: unknown): never => {
-    this.watchdog.release(this.#fillGuard);
-    this.#fillGuard = null;
+    this.watchdog.stop(this.#fillSlot);
     throw this.#expired ?? this.#failed(e);
   };
 

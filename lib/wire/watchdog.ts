@@ -41,6 +41,8 @@ export class Watchdog {
   /** How many entries of #waiters are in use (the rest are stale; resetting a length is slow). */
   #used = 0;
   #active = 0;
+  /** The deadlines watched again and again (see {@link slot}); never swept. */
+  #slots: Waiter[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
 
@@ -107,12 +109,51 @@ export class Watchdog {
     if (--this.#active === 0) this.#used = 0;
   }
 
+  /**
+   * A deadline for waits that come one after another (a connection's reads, its writes): made
+   * once, then {@link start}ed and {@link stop}ped for each wait, with no object and no list entry
+   * per wait (two waits per round trip otherwise cost an object and a sweep share each).
+   *
+   * @param onExpire what to do when a started wait passes its deadline
+   * @returns the slot, stopped
+   */
+  slot(onExpire: () => void): Waiter {
+    const w: Waiter = { deadline: Infinity, expire: onExpire, settled: true };
+    this.#slots.push(w);
+    return w;
+  }
+
+  /**
+   * Starts a wait on a slot from {@link slot} (one at a time per slot).
+   *
+   * @param w the slot
+   * @param deadline when to give up (a `Date.now()` time); `Infinity` watches nothing and leaves
+   *   the slot stopped
+   */
+  start(w: Waiter, deadline: number): void {
+    if (deadline === Infinity) return;
+    w.deadline = deadline;
+    w.settled = false;
+    // The timer, once armed, fires by the earliest deadline and then looks at the slots again:
+    // a later deadline (the common case) costs nothing more here.
+    if (this.#timer === undefined || this.#timerAt > deadline) this.#arm(deadline);
+  }
+
+  /**
+   * Ends the wait of a slot; idempotent.
+   *
+   * @param w the slot
+   */
+  stop(w: Waiter): void {
+    w.settled = true;
+  }
+
   /** Stops the timer and ends every wait with {@link TIMED_OUT}. */
   dispose(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Infinity;
-    const waiters = this.#waiters.slice(0, this.#used);
+    const waiters = this.#waiters.slice(0, this.#used).concat(this.#slots);
     this.#waiters = [];
     this.#used = this.#active = 0;
     for (const w of waiters) {
@@ -156,6 +197,11 @@ export class Watchdog {
     }
     this.#waiters = live;
     this.#used = this.#active = live.length;
+    for (const w of this.#slots) {
+      if (w.settled) continue;
+      if (now >= w.deadline) due.push(w);
+      else if (w.deadline < next) next = w.deadline;
+    }
     for (const w of due) {
       w.settled = true;
       w.expire();

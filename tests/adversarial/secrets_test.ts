@@ -140,3 +140,31 @@ Deno.test("login_cram_md5 answers the RFC 2195 challenge and masks the answer", 
   const log = lines.join("\n");
   assert.ok(!log.includes(answer) && !log.includes("tanstaaftanstaaf"), log);
 });
+
+Deno.test("print_log prints the last ten lines in order, each with its side", async () => {
+  await using srv = hostile([
+    ...greet(),
+    expect(`A1 LOGIN user "${QUOTED}"`),
+    send("A1 OK [CAPABILITY IMAP4rev1] welcome\r\n"),
+    ...Array.from({ length: 6 }, (_, i) => [
+      expect(`A${i + 2} NOOP`),
+      send(`* ${i} EXISTS\r\nA${i + 2} OK NOOP done\r\n`),
+    ]).flat(),
+  ]);
+  const M = await connect(srv);
+  await M.login("user", QUOTED);
+  for (let i = 0; i < 6; i++) await M.noop();
+  const printed = await captureConsole(() => Promise.resolve(M.print_log()));
+  // 1 greeting + 2 for LOGIN + 3 per NOOP: the ring holds the last ten, oldest first.
+  const lines = [
+    "C: A1 LOGIN user ***",
+    "S: A1 OK [CAPABILITY IMAP4rev1] welcome",
+    ...Array.from({ length: 6 }, (_, i) => [
+      `C: A${i + 2} NOOP`,
+      `S: * ${i} EXISTS`,
+      `S: A${i + 2} OK NOOP done`,
+    ]).flat(),
+  ].slice(-10);
+  assert.deepEqual(printed.split("\n"), lines);
+  await M.shutdown();
+});

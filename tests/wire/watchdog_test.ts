@@ -75,3 +75,45 @@ Deno.test("watchdog: dispose ends every wait still open", async () => {
   assert.equal(await pending, TIMED_OUT);
   assert.equal(guarded, true);
 });
+
+Deno.test("watchdog: a slot expires only for a wait started and not stopped in time", async () => {
+  const dog = new Watchdog();
+  const expired: string[] = [];
+  const a = dog.slot(() => expired.push("a"));
+  const b = dog.slot(() => expired.push("b"));
+  // Many short waits on one slot, as a connection's round trips: none expires.
+  for (let i = 0; i < 1000; i++) {
+    dog.start(a, Date.now() + 30);
+    dog.stop(a);
+  }
+  dog.stop(a); // idempotent
+  // A wait whose deadline moves later each time (the timer was armed for the first one) is
+  // watched up to its own deadline, not the first one's.
+  dog.start(b, Date.now() + 20);
+  dog.stop(b);
+  await sleep(10);
+  dog.start(b, Date.now() + 60);
+  await sleep(30);
+  assert.deepEqual(expired, []);
+  await sleep(70);
+  assert.deepEqual(expired, ["b"]);
+  assert.equal(b.settled, true);
+  // Infinity watches nothing.
+  dog.start(a, Infinity);
+  assert.equal(a.settled, true);
+  dog.dispose();
+  assert.deepEqual(expired, ["b"]);
+});
+
+Deno.test("watchdog: dispose ends a slot's wait, not a stopped slot", () => {
+  const dog = new Watchdog();
+  const expired: string[] = [];
+  const a = dog.slot(() => expired.push("a"));
+  dog.slot(() => expired.push("never started"));
+  const c = dog.slot(() => expired.push("stopped"));
+  dog.start(c, Date.now() + 60_000);
+  dog.stop(c);
+  dog.start(a, Date.now() + 60_000);
+  dog.dispose();
+  assert.deepEqual(expired, ["a"]);
+});
