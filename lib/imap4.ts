@@ -22,6 +22,7 @@ import {
 } from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader, splitUntagged } from "./wire/reader.ts";
 import type { Waiter } from "./wire/watchdog.ts";
+import { type CancelTimer, startTimer } from "./wire/timer.ts";
 import { concatBytes } from "../utils/bytes.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
@@ -522,10 +523,11 @@ export class IMAP4 {
   }
 
   async #withTimeout<T>(p: Promise<T>, message: string): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancel: CancelTimer | undefined;
     let timedOut = false;
     const t = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      if (this.#timeout === Infinity) return;
+      cancel = startTimer(() => {
         timedOut = true;
         reject(new IMAP4Abort(message));
       }, this.#timeout);
@@ -543,7 +545,7 @@ export class IMAP4 {
         cause: e,
       });
     } finally {
-      clearTimeout(timer);
+      cancel?.();
     }
   }
 

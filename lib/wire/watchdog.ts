@@ -6,23 +6,10 @@
  * @module
  */
 
+import { type CancelTimer, startTimer } from "./timer.ts";
+
 /** What {@link Watchdog.race} resolves to when the deadline passed first. */
 export const TIMED_OUT: unique symbol = Symbol("timed out");
-
-type DenoTimers = { refTimer?: (id: number) => void; unrefTimer?: (id: number) => void };
-const denoTimers = (globalThis as { Deno?: DenoTimers }).Deno;
-
-/** Holds the process open with a timer, or lets it go (Deno and Node each have a way). */
-function refTimer(id: ReturnType<typeof setTimeout>, on: boolean): void {
-  if (typeof id === "number") {
-    if (on) denoTimers?.refTimer?.(id);
-    else denoTimers?.unrefTimer?.(id);
-  } else {
-    const t = id as { ref?: () => void; unref?: () => void };
-    if (on) t.ref?.();
-    else t.unref?.();
-  }
-}
 
 /** A deadline being watched (see {@link Watchdog.guard}). */
 export interface Waiter {
@@ -43,7 +30,8 @@ export class Watchdog {
   #active = 0;
   /** The deadlines watched again and again (see {@link slot}); never swept. */
   #slots: Waiter[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the armed timer; undefined while none is. */
+  #timer: CancelTimer | undefined;
   #timerAt = Infinity;
 
   /**
@@ -150,7 +138,7 @@ export class Watchdog {
 
   /** Stops the timer and ends every wait with {@link TIMED_OUT}. */
   dispose(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer?.();
     this.#timer = undefined;
     this.#timerAt = Infinity;
     const waiters = this.#waiters.slice(0, this.#used).concat(this.#slots);
@@ -173,11 +161,12 @@ export class Watchdog {
   }
 
   #arm(deadline: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer?.();
     this.#timerAt = deadline;
-    this.#timer = setTimeout(() => this.#check(), Math.max(0, deadline - Date.now()));
-    refTimer(this.#timer, false);
+    this.#timer = startTimer(this.#fired, deadline - Date.now());
   }
+
+  readonly #fired = (): void => this.#check();
 
   #check(): void {
     this.#timer = undefined;
