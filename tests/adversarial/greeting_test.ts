@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { IMAP4 } from "../../lib/imap4.ts";
+import { denoTransports } from "../../transports/deno.ts";
 import {
   assertDead,
   connect,
@@ -128,4 +129,18 @@ Deno.test("EOF right after the greeting: abort, and the client is dead", async (
   const M = await connect(srv);
   await failsWith(M.noop(), IMAP4.abort, 1000, /closed by the server/);
   await assertDead(M, srv);
+});
+
+Deno.test("timeout: Infinity waits for a slow connect (no timer fires early)", async () => {
+  await using srv = hostile([...greet(), expect("A1 NOOP"), send("A1 OK done\r\n")]);
+  const slow = {
+    ...denoTransports,
+    connect: async (o: Parameters<typeof denoTransports.connect>[0]) => {
+      await new Promise((r) => setTimeout(r, 30));
+      return denoTransports.connect(o);
+    },
+  };
+  const M = await connect(srv, { timeout: Infinity, transports: slow });
+  assert.deepEqual(await M.noop(), ["OK", ["done"]]);
+  await M.shutdown();
 });
