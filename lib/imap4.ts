@@ -369,6 +369,10 @@ export class IMAP4 {
   #drained: (() => void)[] = [];
   #completions: (() => void)[] = [];
   #claims = new ClaimIndex<Pending>();
+  /** A FETCH or STORE sent while nothing pended, whose claim is not indexed (see #indexLone). */
+  #lone: Pending | null = null;
+  #loneName = "";
+  #loneArgs: readonly Arg[] | null = null;
   /** Whether a write is under way; without one, a write starts at once, in the caller's turn. */
   #writing = false;
   /** Bytes asked for while a write was under way: they go out together, in order, next. */
@@ -1769,6 +1773,7 @@ export class IMAP4 {
     const fetching = resultType === "FETCH";
     // With nothing pending nothing can conflict: the claim is worked out after the write.
     const idle = this.#pending.size === 0;
+    if (!idle) this.#indexLone();
     let claim = fetching && !idle ? claimOf(pipelineName, args) : null;
     if (
       this.#scheduling || this.#queue.length > 0 ||
@@ -1796,10 +1801,28 @@ export class IMAP4 {
       // answer is taken in a later turn). A failed write fails the connection, which rejects
       // this command.
       this.#write(cmd.chunks[0].bytes, true);
-      if (fetching && idle) claim = claimOf(pipelineName, args);
       // The tag's number as #tagNumber would read it back (a caller may have set tagnum oddly).
       const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
-      this.#enrol(name, finish, false, tag, resultType, claim, resolve, reject, num);
+      // Alone, a FETCH's claim is not needed: it is worked out only if another command comes
+      // while this one pends (#indexLone), which one after another never happens.
+      const lone = fetching && idle;
+      const pending = this.#enrol(
+        name,
+        finish,
+        false,
+        tag,
+        lone ? null : resultType,
+        claim,
+        resolve,
+        reject,
+        num,
+      );
+      if (lone) {
+        pending.resultType = resultType;
+        this.#lone = pending;
+        this.#loneName = pipelineName;
+        this.#loneArgs = args;
+      }
       this.#log(`C: ${cmd.log}`);
       this.#ensurePump();
     }
@@ -1841,6 +1864,7 @@ export class IMAP4 {
 
   /** Whether a pipelined job must wait for a pending command returning the same kind of data. */
   #mustWait(job: Job): boolean {
+    this.#indexLone();
     return this.#claims.conflicts(job.resultType, job.claim);
   }
 
@@ -2018,7 +2042,30 @@ export class IMAP4 {
     outerReject?: (e: unknown) => void,
   ): { pending: Pending; done: Promise<CommandResult> } {
     this.#admit(name);
-    return this.#enrol(name, finish, manual, tag, resultType, claim, outerResolve, outerReject);
+    let resolve = outerResolve;
+    let reject = outerReject;
+    let done = NEVER;
+    if (resolve === undefined || reject === undefined) {
+      done = new Promise<CommandResult>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+    }
+    const pending = this.#enrol(name, finish, manual, tag, resultType, claim, resolve!, reject!);
+    return { pending, done };
+  }
+
+  /**
+   * Indexes the claim of a FETCH sent while nothing else pended (see #sendOne), before another
+   * command is checked against the pending ones or joins them.
+   */
+  #indexLone(): void {
+    const p = this.#lone;
+    if (p === null) return;
+    this.#lone = null;
+    p.claim = claimOf(this.#loneName, this.#loneArgs!);
+    this.#loneArgs = null;
+    this.#claims.add(p, p.resultType, p.claim);
   }
 
   /**
@@ -2047,23 +2094,11 @@ export class IMAP4 {
     tag: string,
     resultType: string | null,
     claim: Claim | null,
-    outerResolve?: (r: CommandResult) => void,
-    outerReject?: (e: unknown) => void,
+    resolve: (r: CommandResult) => void,
+    reject: (e: unknown) => void,
     num: number = this.#tagNumber(tag, tag.length),
-  ): { pending: Pending; done: Promise<CommandResult> } {
-    let resolve!: (r: CommandResult) => void;
-    let reject!: (e: unknown) => void;
-    let done: Promise<CommandResult>;
-    if (outerResolve !== undefined && outerReject !== undefined) {
-      resolve = outerResolve;
-      reject = outerReject;
-      done = NEVER;
-    } else {
-      done = new Promise<CommandResult>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-    }
+  ): Pending {
+    this.#indexLone();
     const pending: Pending = {
       tag,
       num,
@@ -2081,7 +2116,7 @@ export class IMAP4 {
     this.#claims.add(pending, resultType, claim);
     if (!manual) this.#autoPending++;
     this.#resumePump();
-    return { pending, done };
+    return pending;
   }
 
   async #writeCommand(pending: Pending, cmd: EncodedCommand): Promise<void> {
@@ -2426,7 +2461,8 @@ export class IMAP4 {
     if (pending.done) return;
     pending.done = true;
     this.#pending.delete(pending.num);
-    this.#claims.remove(pending, pending.resultType, pending.claim);
+    if (this.#lone === pending) this.#lone = this.#loneArgs = null;
+    else this.#claims.remove(pending, pending.resultType, pending.claim);
     if (!pending.manual) this.#autoPending--;
     if (this.#contWaiter?.pending === pending) {
       const w = this.#contWaiter;
@@ -2484,6 +2520,7 @@ export class IMAP4 {
     }
     this.#pending.clear();
     this.#claims.clear();
+    this.#lone = this.#loneArgs = null;
     this.#autoPending = 0;
     const w = this.#contWaiter;
     this.#contWaiter = null;

@@ -552,3 +552,41 @@ Deno.test("AUTHENTICATE: a '+' read before a write has settled still gets its an
   assert.equal(server.lines.length, 4);
   await M.shutdown();
 });
+
+Deno.test("a FETCH sent alone is checked against the next ones: disjoint pipeline, overlapping wait", async () => {
+  const log: string[] = [];
+  await using srv = hostile([
+    ...selected(),
+    expect("A3 UID FETCH 5 (FLAGS)"),
+    // Read before A3 is answered: the disjoint one went out while the first pended.
+    expect("A4 UID FETCH 6 (FLAGS)"),
+    // Answered out of order and interleaved, as Dovecot may.
+    send("* 6 FETCH (UID 6 FLAGS ())\r\n* 5 FETCH (UID 5 FLAGS (\\Seen))\r\n"),
+    send("A4 OK done\r\nA3 OK done\r\n"),
+    expect("A5 UID FETCH 5 (RFC822.SIZE)"),
+    send("* 5 FETCH (UID 5 RFC822.SIZE 42)\r\nA5 OK done\r\n"),
+    // The overlapping one right after the lone one.
+    expect("A6 UID FETCH 7 (FLAGS)"),
+    send("* 7 FETCH (UID 7 FLAGS ())\r\nA6 OK done\r\n"),
+    expect("A7 UID FETCH 7 (RFC822.SIZE)"),
+    send("* 7 FETCH (UID 7 RFC822.SIZE 9)\r\nA7 OK done\r\n"),
+  ]);
+  const M = await connect(srv, { logger: (l) => void log.push(l) });
+  await M.login("user", "pw");
+  await M.select("INBOX");
+  const a = M.uid("FETCH", "5", "(FLAGS)");
+  const c = M.uid("FETCH", "6", "(FLAGS)");
+  const b = M.uid("FETCH", "5", "(RFC822.SIZE)");
+  assert.deepEqual(await a, ["OK", ["5 (UID 5 FLAGS (\\Seen))"]]);
+  assert.deepEqual(await c, ["OK", ["6 (UID 6 FLAGS ())"]]);
+  assert.deepEqual(await b, ["OK", ["5 (UID 5 RFC822.SIZE 42)"]]);
+  const d = M.uid("FETCH", "7", "(FLAGS)");
+  const e = M.uid("FETCH", "7", "(RFC822.SIZE)");
+  assert.deepEqual(await d, ["OK", ["7 (UID 7 FLAGS ())"]]);
+  assert.deepEqual(await e, ["OK", ["7 (UID 7 RFC822.SIZE 9)"]]);
+  // Each overlapping one left only once the one before it was answered.
+  const at = (line: string) => log.indexOf(line);
+  assert.ok(at("C: A5 UID FETCH 5 (RFC822.SIZE)") > at("S: A3 OK done"), log.join("\n"));
+  assert.ok(at("C: A7 UID FETCH 7 (RFC822.SIZE)") > at("S: A6 OK done"), log.join("\n"));
+  await M.shutdown();
+});
