@@ -18,14 +18,14 @@ import { isDigit } from "../utils/bytes.ts";
 
 /** The messages a pipelined FETCH or STORE asked for, and the data that came for them. */
 export interface Claim {
-  /** The message set, as ranges (never expanded). */
-  ranges: SequenceRange[];
+  /** The message set, as ranges (never expanded); null for one message (see `single`). */
+  ranges: SequenceRange[] | null;
   /** Whether the set holds UIDs (UID FETCH / UID STORE) rather than sequence numbers. */
   byUid: boolean;
   /** The one message of a one-number set, else -1 (worked out once: every lookup asks). */
   single: number;
-  /** The data that came for these messages. */
-  items: Datum[];
+  /** The data that came for these messages; null until some does. */
+  items: Datum[] | null;
 }
 
 /**
@@ -41,14 +41,15 @@ export function claimOf(name: string, args: readonly Arg[]): Claim | null {
   const set = args[0];
   if (typeof set === "number") {
     return Number.isInteger(set) && set > 0 && set <= MAX_SEQ_NUMBER
-      ? { ranges: [{ start: set }], byUid, single: set, items: [] }
+      ? { ranges: null, byUid, single: set, items: null }
       : null;
   }
   if (typeof set !== "string") return null;
-  // One message, the common case of commands issued one after another: no parser needed.
+  // One message, the common case: no parser, and no objects but the claim (thousands of
+  // pipelined commands each hold one until they complete).
   const n = ONE_NUMBER.test(set) ? Number(set) : -1;
   return n > 0 && n <= MAX_SEQ_NUMBER
-    ? { ranges: [{ start: n }], byUid, single: n, items: [] }
+    ? { ranges: null, byUid, single: n, items: null }
     : claimOfSet(set, byUid);
 }
 
@@ -58,7 +59,7 @@ function claimOfSet(set: string, byUid: boolean): Claim | null {
     const ranges = parseSequenceSet(set);
     const r = ranges[0];
     const one = ranges.length === 1 && r.end === undefined && r.start !== "*" ? r.start : -1;
-    return { ranges, byUid, single: one, items: [] };
+    return { ranges, byUid, single: one, items: null };
   } catch {
     return null;
   }
@@ -78,7 +79,18 @@ function bounds(r: SequenceRange): [number, number] {
   return [Math.min(a, b), Math.max(a, b)];
 }
 
+/**
+ * The claim's ranges: its own, or its one message as a range.
+ *
+ * @param claim the claim
+ * @returns the ranges
+ */
+export function rangesOf(claim: Claim): SequenceRange[] {
+  return claim.ranges ?? [{ start: claim.single }];
+}
+
 function has(claim: Claim, n: number): boolean {
+  if (claim.ranges === null) return n === claim.single;
   for (const r of claim.ranges) {
     const [lo, hi] = bounds(r);
     if (n >= lo && n <= hi) return true;
@@ -88,9 +100,9 @@ function has(claim: Claim, n: number): boolean {
 
 function overlap(a: Claim, b: Claim): boolean {
   if (a.byUid !== b.byUid) return true;
-  for (const ra of a.ranges) {
+  for (const ra of rangesOf(a)) {
     const [alo, ahi] = bounds(ra);
-    for (const rb of b.ranges) {
+    for (const rb of rangesOf(b)) {
       const [blo, bhi] = bounds(rb);
       if (alo <= bhi && blo <= ahi) return true;
     }

@@ -2442,7 +2442,9 @@ export class IMAP4 {
     }
     // A stream's own data goes to its consumer.
     if (owner === undefined || this.#fetchSink?.tag === owner.tag) return false;
-    owner.claim!.items.push(...items);
+    const claim = owner.claim!;
+    if (claim.items === null) claim.items = items;
+    else for (let i = 0; i < items.length; i++) claim.items.push(items[i]);
     return true;
   }
 
@@ -2469,10 +2471,13 @@ export class IMAP4 {
       this.#contWaiter = null;
       w.resolve(null);
     }
-    if (pending.claim !== null && pending.claim.items.length > 0) {
+    const claimed = pending.claim?.items;
+    if (claimed) {
       // Data told apart by message number joins what arrived unclaimed, as imaplib would see it.
+      // (The claim is done with: its own array is handed over.)
       const ur = this.untagged_responses;
-      ur["FETCH"] = (ur["FETCH"] ?? []).concat(pending.claim.items);
+      const unclaimed = ur["FETCH"];
+      ur["FETCH"] = unclaimed === undefined ? claimed : unclaimed.concat(claimed);
     }
     const completions = this.#completions;
     if (completions.length > 0) {

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ClaimIndex, claimOf, uidOf } from "../lib/claims.ts";
+import { ClaimIndex, claimOf, rangesOf, uidOf } from "../lib/claims.ts";
 
 type Op = { add: true; set: string; uid: boolean } | { add: false; pick: number };
 
@@ -48,7 +48,7 @@ Deno.test("ClaimIndex: claimers and owners follow a model through adds and remov
           for (let n = 1; n <= 7; n++) {
             const owners = live.filter((l) =>
               l.claim !== null && l.claim.byUid === byUid &&
-              l.claim.ranges.some((r) =>
+              rangesOf(l.claim).some((r) =>
                 r.end === undefined
                   ? r.start === n
                   : typeof r.start === "number" && typeof r.end === "number"
