@@ -1803,26 +1803,24 @@ export class IMAP4 {
       this.#write(cmd.chunks[0].bytes, true);
       // The tag's number as #tagNumber would read it back (a caller may have set tagnum oddly).
       const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
-      // Alone, a FETCH's claim is not needed: it is worked out only if another command comes
-      // while this one pends (#indexLone), which one after another never happens.
-      const lone = fetching && idle;
       const pending = this.#enrol(
         name,
         finish,
         false,
         tag,
-        lone ? null : resultType,
+        resultType,
         claim,
         resolve,
         reject,
         num,
       );
-      if (lone) {
-        pending.resultType = resultType;
+      // Alone, a FETCH's claim is not needed: it is worked out only if another command comes
+      // while this one pends (#indexLone), which one after another never happens.
+      if (fetching && idle) {
         this.#lone = pending;
         this.#loneName = pipelineName;
         this.#loneArgs = args;
-      }
+      } else this.#claims.add(pending, resultType, claim);
       this.#log(`C: ${cmd.log}`);
       this.#ensurePump();
     }
@@ -2052,6 +2050,7 @@ export class IMAP4 {
       });
     }
     const pending = this.#enrol(name, finish, manual, tag, resultType, claim, resolve!, reject!);
+    this.#claims.add(pending, resultType, claim);
     return { pending, done };
   }
 
@@ -2086,7 +2085,10 @@ export class IMAP4 {
     }
   }
 
-  /** Records an admitted command as pending; its answer can be dispatched from now on. */
+  /**
+   * Records an admitted command as pending; its answer can be dispatched from now on. The caller
+   * indexes its claim (#claims.add), or keeps it aside as the lone one (see #sendOne).
+   */
   #enrol(
     name: string,
     finish: ((typ: string, data: Datum[]) => CommandResult) | undefined,
@@ -2113,7 +2115,6 @@ export class IMAP4 {
       claim,
     };
     this.#pending.set(pending.num, pending);
-    this.#claims.add(pending, resultType, claim);
     if (!manual) this.#autoPending++;
     this.#resumePump();
     return pending;
