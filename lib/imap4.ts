@@ -1771,7 +1771,7 @@ export class IMAP4 {
   ): void {
     const resultType = RESULT_TYPES[pipelineName] ?? null;
     const fetching = resultType === "FETCH";
-    // With nothing pending nothing can conflict: the claim is worked out after the write.
+    // With nothing pending nothing can conflict: no claim is worked out before the write.
     const idle = this.#pending.size === 0;
     if (!idle) this.#indexLone();
     let claim = fetching && !idle ? claimOf(pipelineName, args) : null;
@@ -2201,8 +2201,8 @@ export class IMAP4 {
     }
     const writing = this.#transport!.write(bytes);
     // Past the deadline the connection fails, which closes the transport and so settles the
-    // write: a guard does what a race would, without a promise per write. (Set once the bytes
-    // are on their way: nothing can settle the write before this turn ends.)
+    // write: the write slot does what a race would, without a promise per write. (Started once
+    // the bytes are on their way: nothing can settle the write before this turn ends.)
     this.#reader!.watchdog.start(this.#writeSlot!, Date.now() + this.#timeout);
     return writing.then(this.#written, quiet ? this.#writeFailedQuietly : this.#writeFailed);
   }

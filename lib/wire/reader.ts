@@ -195,8 +195,8 @@ export class ResponseReader {
   }
 
   /**
-   * Starts the read of {@link fill} and {@link fillThen} under a guard (the owner handles the
-   * deadline), when that applies; false when the general #fill must wait instead.
+   * Starts the read of {@link fill} and {@link fillThen} with its deadline on the read slot (the
+   * owner handles the expiry), when that applies; false when the general #fill must wait instead.
    */
   #startGuardedRead(): boolean {
     const guarded = this.#onDeadline !== undefined && !this.#eof && this.#expired === null &&

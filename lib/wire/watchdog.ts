@@ -1,7 +1,7 @@
 /**
  * Deadlines without a timer per wait: one lazily armed timer serves every wait of a connection.
  * Creating a timer costs microseconds, a round trip's whole budget; a busy connection arms this
- * one about once per timeout. The timer holds the process open only while something waits.
+ * one about once per timeout. The timer never holds the process open: what is waited for does.
  *
  * @module
  */
@@ -78,7 +78,7 @@ export class Watchdog {
   guard(deadline: number, onExpire: () => void): Waiter | null {
     if (deadline === Infinity) return null;
     const waiter: Waiter = { deadline, expire: onExpire, settled: false };
-    // Two of these per round trip: the common case costs no further call.
+    // Often several at once (races, literals): the common case costs no further call.
     if (this.#used >= 64) this.#sweep();
     this.#waiters[this.#used++] = waiter;
     this.#active++;
