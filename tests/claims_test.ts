@@ -72,6 +72,11 @@ Deno.test("uidOf finds the UID the regular expression it replaced finds", () => 
     return m === null ? -1 : Number(m[1]);
   };
   const part = fc.constantFrom(
+    "* ",
+    "*",
+    " FETCH ",
+    "FETCH",
+    "(UID ",
     "(",
     " ",
     "UID",
@@ -93,7 +98,30 @@ Deno.test("uidOf finds the UID the regular expression it replaced finds", () => 
     }),
     { seed: 0x01d5, numRuns: 5000 },
   );
+  // Lines shaped like a server's, which uidOf reads without a scan, and near misses.
+  const shaped = fc.tuple(
+    fc.constantFrom("", "* ", "*", "* * "),
+    fc.array(fc.constantFrom("1", "42", "(", "uid", "UID", "*", "x"), {
+      minLength: 1,
+      maxLength: 3,
+    })
+      .map((ps) => ps.join("")),
+    fc.constantFrom(" FETCH (UID ", " FETCH (UID", " FETCH (uid ", " fetch (UID ", " FETCH  (UID "),
+    fc.array(part, { maxLength: 6 }).map((ps) => ps.join("")),
+  ).map((ps) => ps.join(""));
+  fc.assert(
+    fc.property(shaped, (text) => {
+      assert.equal(uidOf(text), model(text));
+    }),
+    { seed: 0x01d6, numRuns: 5000 },
+  );
   assert.equal(uidOf("42 FETCH (UID 4242 FLAGS (\\Seen))"), 4242);
   assert.equal(uidOf("42 FETCH (FLAGS (\\Seen) uid 7)"), 7);
   assert.equal(uidOf("UID 5"), -1);
+  // The common shape, read at the start of the line, and lines that only look like it.
+  assert.equal(uidOf("* 1 FETCH (UID 17 FLAGS (\\Seen))"), 17);
+  assert.equal(uidOf("* 1 FETCH (UID x uid 9)"), 9);
+  assert.equal(uidOf("* 1 FETCH (FLAGS (\\Seen) UID 3)"), 3);
+  assert.equal(uidOf("* 1 fetch (uid 4)"), 4);
+  assert.equal(uidOf("* 1 FETCH (UIDS 4 UID 5)"), 5);
 });
