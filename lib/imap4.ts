@@ -23,7 +23,7 @@ import {
 import { DEFAULT_LIMITS, type Response, ResponseReader, splitUntagged } from "./wire/reader.ts";
 import type { Waiter } from "./wire/watchdog.ts";
 import { type CancelTimer, startTimer } from "./wire/timer.ts";
-import { concatBytes } from "../utils/bytes.ts";
+import { concatBytes, latin1 } from "../utils/bytes.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
 
@@ -264,11 +264,7 @@ function normaliseMessage(message: string | Uint8Array): Uint8Array {
 }
 
 function base64Encode(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
+  return btoa(latin1(bytes));
 }
 
 function base64Decode(text: string): Uint8Array {

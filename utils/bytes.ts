@@ -32,6 +32,26 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffe
 }
 
 /**
+ * Bytes as text of one character per byte (Latin-1), so that positions in the text are
+ * positions in the bytes.
+ *
+ * @param bytes the bytes
+ * @returns the text, as long as `bytes`
+ * @example
+ * ```ts
+ * import { latin1 } from "./bytes.ts";
+ * console.assert(latin1(new Uint8Array([0x41, 0xe9])) === "A\u00e9");
+ * ```
+ */
+export function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return text;
+}
+
+/**
  * Whether a character or byte code is an ASCII digit.
  *
  * @param c the code

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { latin1 } from "./bytes.ts";
+
 const NEEDLE = "FLAGS (";
 
 function isAsciiSpace(c: number): boolean {
@@ -58,13 +60,4 @@ export function ParseFlags(resp: string | Uint8Array): string[] {
     }
   }
   return flags;
-}
-
-/** One character per byte, so that positions in the text are positions in the bytes. */
-function latin1(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return text;
 }

@@ -29,6 +29,7 @@ import type { CommandResult, Datum, IMAP4, TlsConnectOptions } from "../imap4.ts
 import { IMAP4Error } from "../errors.ts";
 import { SessionTracker, type Transcript } from "./transcript.ts";
 import { equalBytes } from "./_shared.ts";
+import { latin1 } from "../../utils/bytes.ts";
 
 /** How a scenario reaches the server. */
 export type ConnectionKind = "tcp" | "tls" | "stream";
@@ -134,11 +135,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
+  return btoa(latin1(bytes));
 }
 
 function fromBase64(text: string): Uint8Array {

@@ -37,18 +37,10 @@ import {
   writeTranscript,
 } from "./transcript.ts";
 import { joinBytes } from "./_shared.ts";
+import { latin1 } from "../../utils/bytes.ts";
 
 const encoder = new TextEncoder();
 const MARKER = encoder.encode(SECRET_MARKER);
-
-/** Bytes as a string of the same length (one char per byte), for token scanning. */
-function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return s;
-}
 
 function fromLatin1(s: string): Uint8Array {
   const out = new Uint8Array(s.length);

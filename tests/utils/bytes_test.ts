@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { concatBytes, isAsciiRange, POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
+import {
+  concatBytes,
+  isAsciiRange,
+  latin1,
+  POOLED_BYTES_MAX,
+  pooledBytes,
+} from "../../utils/bytes.ts";
 
 Deno.test("pooledBytes: zero-filled arrays of the asked size that never share a byte", () => {
   const sizes = [0, 1, 7, 8, 13, 4095, 4096, 4097, 20_000, POOLED_BYTES_MAX, POOLED_BYTES_MAX + 1];
@@ -60,4 +66,17 @@ Deno.test("isAsciiRange property: agrees with a byte-by-byte check for any range
     ),
     { seed: 0xa5c11, numRuns: 20_000 },
   );
+});
+
+Deno.test("latin1: one character per byte, across the 8 KB steps it converts in", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 20_000 }), (bytes) => {
+      const text = latin1(bytes);
+      assert.equal(text.length, bytes.length);
+      for (let i = 0; i < bytes.length; i++) assert.equal(text.charCodeAt(i), bytes[i]);
+    }),
+    { seed: 0x1a71, numRuns: 60 },
+  );
+  const big = new Uint8Array(8192 * 2 + 5).map((_, i) => i & 0xff);
+  assert.equal(latin1(big).charCodeAt(8192 * 2 + 4), (8192 * 2 + 4) & 0xff);
 });
