@@ -218,7 +218,10 @@ export class ClaimIndex<P> {
     const mine = this.#singles[claim.byUid ? 1 : 0];
     const other = this.#singles[claim.byUid ? 0 : 1];
     if (other.size > 0) return true;
-    for (const c of this.#multi.values()) if (overlap(claim, c)) return true;
+    // Guarded: an iterator is garbage for every one of thousands of commands issued at once.
+    if (this.#multi.size > 0) {
+      for (const c of this.#multi.values()) if (overlap(claim, c)) return true;
+    }
     const n = claim.single;
     if (n >= 0) return mine.has(n);
     for (const k of mine.keys()) if (has(claim, k)) return true;

@@ -223,6 +223,23 @@ const asIs = (typ: string, data: Datum[]): CommandResult => [typ, data];
 /** Stands for `done` where the caller's own promise is settled directly. */
 const NEVER: Promise<CommandResult> = new Promise(() => {});
 
+/** The settle functions of the promise {@link captureSettlers} was last the executor of. */
+let capturedResolve: (r: CommandResult) => void = asIs as never;
+let capturedReject: (e: unknown) => void = asIs as never;
+
+/**
+ * A promise executor that hands its settle functions out through the two variables above: a
+ * command's promise is then made without a closure (and its context) of its own, which for
+ * thousands of commands issued at once is garbage the collector would have to get through.
+ */
+function captureSettlers(
+  resolve: (r: CommandResult) => void,
+  reject: (e: unknown) => void,
+): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /** The most bytes of pipelined commands coalesced into one write. */
 const BATCH_BYTES = 64 * 1024;
 
@@ -402,7 +419,8 @@ export class IMAP4 {
   };
   #dead: IMAP4Abort | null = null;
   #tls = false;
-  #recent: string[] = [];
+  /** The last lines sent and received, for print_log; a command as sent is kept as it is. */
+  #recent: (string | EncodedCommand)[] = [];
   #recentNext = 0;
   #encodeCache: { caps: readonly string[] | null; options: EncodeOptions } = {
     caps: null,
@@ -1619,7 +1637,10 @@ export class IMAP4 {
   /** Prints the last wire lines (secrets masked) to stderr, as imaplib's `print_log`. */
   print_log(): void {
     const n = this.#recent.length;
-    for (let i = 0; i < n; i++) console.error(this.#recent[(this.#recentNext + i) % n]);
+    for (let i = 0; i < n; i++) {
+      const entry = this.#recent[(this.#recentNext + i) % n];
+      console.error(typeof entry === "string" ? entry : `C: ${entry.log}`);
+    }
   }
 
   /** Logs out (ignoring errors) and closes: `await using M = ...`. */
@@ -1741,13 +1762,21 @@ export class IMAP4 {
     } catch (e) {
       return Promise.reject(e);
     }
-    // The common case is the short path below, which ends this function: V8 optimises a
-    // function sooner when its calls run to its end (the rest has methods of its own).
-    return PIPELINABLE.has(pipelineName) && cmd.chunks.length === 1
-      ? new Promise<CommandResult>((resolve, reject) =>
-        this.#sendOne(name, args, finish, pipelineName, tag, n, cmd, resolve, reject)
-      )
-      : this.#sendQueued(name, args, finish, pipelineName, tag, cmd);
+    if (!PIPELINABLE.has(pipelineName) || cmd.line === null) {
+      return this.#sendQueued(name, args, finish, pipelineName, tag, cmd);
+    }
+    // The common case runs to the end of this function: V8 optimises a function sooner when
+    // its calls do.
+    const done = new Promise<CommandResult>(captureSettlers);
+    const resolve = capturedResolve;
+    const reject = capturedReject;
+    try {
+      this.#sendOne(name, args, finish, pipelineName, tag, n, cmd, resolve, reject);
+    } catch (e) {
+      // As an executor's throw would: the call fails, it does not throw.
+      reject(e);
+    }
+    return done;
   }
 
   /**
@@ -1796,7 +1825,7 @@ export class IMAP4 {
       // between its last answer and this command. Nothing can be read before it is done (the
       // answer is taken in a later turn). A failed write fails the connection, which rejects
       // this command.
-      this.#write(cmd.chunks[0].bytes, true);
+      this.#write(cmd.line!, true);
       // The tag's number as #tagNumber would read it back (a caller may have set tagnum oddly).
       const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
       const pending = this.#enrol(
@@ -1817,7 +1846,7 @@ export class IMAP4 {
         this.#loneName = pipelineName;
         this.#loneArgs = args;
       } else this.#claims.add(pending, resultType, claim);
-      this.#log(`C: ${cmd.log}`);
+      this.#logCommand(cmd);
       this.#ensurePump();
     }
   }
@@ -1909,8 +1938,8 @@ export class IMAP4 {
           b.resolve,
           job.reject,
         );
-        this.#log(`C: ${b.cmd.log}`);
-        const bytes = b.cmd.chunks[0].bytes;
+        this.#logCommand(b.cmd);
+        const bytes = b.cmd.line!;
         parts.push(bytes);
         size += bytes.length;
       } catch (e) {
@@ -2117,7 +2146,7 @@ export class IMAP4 {
   }
 
   async #writeCommand(pending: Pending, cmd: EncodedCommand): Promise<void> {
-    this.#log(`C: ${cmd.log}`);
+    this.#logCommand(cmd);
     for (const chunk of cmd.chunks) {
       const written = this.#write(chunk.bytes);
       if (!chunk.waitAfter) {
@@ -2539,6 +2568,16 @@ export class IMAP4 {
     this.#reader?.dispose();
     if (closeTransport) void this.#transport?.close();
     return err;
+  }
+
+  /** Logs a command as sent; the ring alone keeps the command, made into text if printed. */
+  #logCommand(cmd: EncodedCommand): void {
+    if (this.#options.logger || this.debug >= 4 || this.#secrets.length > 0) {
+      this.#log(`C: ${cmd.log}`);
+    } else {
+      this.#recent[this.#recentNext] = cmd;
+      this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
+    }
   }
 
   #log(line: string): void {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { concatBytes, POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
+import { concatBytes, latin1, POOLED_BYTES_MAX, pooledBytes } from "../../utils/bytes.ts";
 import { encodeMailboxName } from "../../utils/utf7.ts";
 
 /** A mailbox name: encoded in modified UTF-7 when it is not ASCII (unless UTF-8 is enabled). */
@@ -78,9 +78,32 @@ export interface CommandChunk {
 /** An encoded command, ready to write, plus a log form with secrets masked. */
 export interface EncodedCommand {
   /** The chunks, to be written in order. */
-  chunks: CommandChunk[];
+  readonly chunks: CommandChunk[];
   /** The command as text for logs: literals summarised, secrets replaced by `***`. */
-  log: string;
+  readonly log: string;
+  /** The whole command when it is one chunk (nothing to wait for), else null. */
+  readonly line: Uint8Array | null;
+}
+
+/**
+ * A command of one line sent as it reads, whose log is that text: it is made only if asked for.
+ * (Built along, it was a chain of strings per command, garbage by the thousand for commands
+ * issued at once.)
+ */
+class OneLine implements EncodedCommand {
+  readonly line: Uint8Array;
+
+  constructor(line: Uint8Array) {
+    this.line = line;
+  }
+
+  get chunks(): CommandChunk[] {
+    return [{ bytes: this.line, waitAfter: false }];
+  }
+
+  get log(): string {
+    return latin1(this.line.subarray(0, this.line.length - 2));
+  }
 }
 
 const textEncoder = new TextEncoder();
@@ -235,17 +258,14 @@ export function encodeCommand(
       out[at++] = 0x20;
       at = copyAscii(name, out, at);
     }
-    let text = tag + " " + name;
     for (let i = 0; i < args.length && at >= 0; i++) {
-      const arg = args[i] as string;
       out[at++] = 0x20;
-      at = copyArgument(arg, out, at, i, name);
-      text += " " + arg;
+      at = copyArgument(args[i] as string, out, at, i, name);
     }
     if (at >= 0) {
       out[at] = 0x0d;
       out[at + 1] = 0x0a;
-      return { chunks: [{ bytes: out, waitAfter: false }], log: text };
+      return new OneLine(out);
     }
   }
   return encodeGeneral(tag, name, args, options);
@@ -325,7 +345,8 @@ function encodeGeneral(
     if (out === null) return encodeFrom(text, i, name, args, options);
     text += " " + out;
   }
-  return { chunks: [{ bytes: lineBytes(text), waitAfter: false }], log: text };
+  const bytes = lineBytes(text);
+  return { chunks: [{ bytes, waitAfter: false }], log: text, line: bytes };
 }
 
 /** A number argument as text. */
@@ -433,8 +454,9 @@ function encodeFrom(
     }
   }
   pieces.push(lineBytes(text));
-  chunks.push({ bytes: concatBytes(pieces), waitAfter: false });
-  return { chunks, log };
+  const last = concatBytes(pieces);
+  chunks.push({ bytes: last, waitAfter: false });
+  return { chunks, log, line: chunks.length === 1 ? last : null };
 }
 
 /**
