@@ -240,6 +240,9 @@ function captureSettlers(
   capturedReject = reject;
 }
 
+/** Writes up to this size asked for while one is under way are copied into one array. */
+const BACKLOG_COPY_MAX = 4096;
+
 /** The most bytes of pipelined commands coalesced into one write. */
 const BATCH_BYTES = 64 * 1024;
 
@@ -390,6 +393,12 @@ export class IMAP4 {
   #writing = false;
   /** Bytes asked for while a write was under way: they go out together, in order, next. */
   #backlog: Uint8Array[] = [];
+  /**
+   * Where short writes asked for while one is under way are copied, in order after #backlog:
+   * thousands of commands issued at once then leave no array of their own behind them.
+   */
+  #tail: Uint8Array | null = null;
+  #tailLength = 0;
   /** Settles with the write of the backlog. */
   #backlogWritten: Promise<void> | null = null;
   #backlogSettle: [() => void, (e: unknown) => void] | null = null;
@@ -2192,7 +2201,20 @@ export class IMAP4 {
 
   /** Commands issued while a write is under way (e.g. all at once) leave in one write after it. */
   #writeLater(bytes: Uint8Array): Promise<void> {
-    this.#backlog.push(bytes);
+    if (bytes.length > BACKLOG_COPY_MAX) {
+      this.#closeTail();
+      this.#backlog.push(bytes);
+    } else {
+      const at = this.#tailLength;
+      let tail = this.#tail;
+      if (tail === null || tail.length - at < bytes.length) {
+        const grown = new Uint8Array(Math.max(4096, 2 * at + bytes.length));
+        if (tail !== null) grown.set(tail.subarray(0, at));
+        tail = this.#tail = grown;
+      }
+      tail.set(bytes, at);
+      this.#tailLength = at + bytes.length;
+    }
     if (this.#backlogWritten === null) {
       const written = new Promise<void>((resolve, reject) => {
         this.#backlogSettle = [resolve, reject];
@@ -2203,8 +2225,18 @@ export class IMAP4 {
     return this.#backlogWritten;
   }
 
+  /** Ends the tail: bytes asked for after this go after it. */
+  #closeTail(): void {
+    if (this.#tail !== null && this.#tailLength > 0) {
+      this.#backlog.push(this.#tail.subarray(0, this.#tailLength));
+    }
+    this.#tail = null;
+    this.#tailLength = 0;
+  }
+
   /** Starts the write of the backlog, if any, once a write has settled. */
   #nextWrite(): void {
+    this.#closeTail();
     const parts = this.#backlog;
     const settle = this.#backlogSettle;
     if (parts.length === 0 || settle === null) {

@@ -590,3 +590,57 @@ Deno.test("a FETCH sent alone is checked against the next ones: disjoint pipelin
   assert.ok(at("C: A7 UID FETCH 7 (RFC822.SIZE)") > at("S: A6 OK done"), log.join("\n"));
   await M.shutdown();
 });
+
+Deno.test("commands issued while a write is under way go out next, in call order, short and long", async () => {
+  // Each write settles 5 ms after the server has read it, so what is issued in the same turn as
+  // the first command waits for its write. Short commands are copied together (200 of them,
+  // past the first 4 KB array); a long one, a UID FETCH of a set over 4 KB, travels as it is,
+  // between them.
+  const longSet = Array.from({ length: 1000 }, (_, i) => String(1001 + 2 * i)).join(",");
+  const server = memoryServer(
+    "* OK [CAPABILITY IMAP4rev1] ready\r\n",
+    (cmd) => {
+      if (cmd.name === "UID FETCH") {
+        const uid = (cmd.args[0].value as string).split(",")[0];
+        return `* ${uid} FETCH (UID ${uid} FLAGS ())\r\n${cmd.tag} OK done\r\n`;
+      }
+      if (cmd.name === "SELECT") return `* 9999 EXISTS\r\n${cmd.tag} OK [READ-WRITE] done\r\n`;
+      if (cmd.name === "CAPABILITY") return `* CAPABILITY IMAP4rev1\r\n${cmd.tag} OK done\r\n`;
+      return `${cmd.tag} OK done\r\n`;
+    },
+    [],
+    5,
+  );
+  const M = await IMAP4.connect("memory", 143, {
+    tagPrefix: "A",
+    timeout: 2000,
+    transports: server.factory,
+  });
+  await M.login("user", "pw");
+  await M.select("INBOX");
+  const expected: string[] = ["NOOP "];
+  const calls = [M.noop()];
+  const fetch = (set: string) => {
+    expected.push(`UID FETCH ${set}`);
+    calls.push(M.uid("FETCH", set, "(FLAGS)"));
+  };
+  for (let uid = 1; uid <= 200; uid++) fetch(String(uid));
+  fetch(longSet);
+  for (let uid = 201; uid <= 250; uid++) fetch(String(uid));
+  expected.push("NOOP ");
+  calls.push(M.noop());
+
+  const results = await Promise.all(calls);
+  assert.ok(results.every(([typ]) => typ === "OK"));
+  assert.deepEqual(results[2][1], ["2 (UID 2 FLAGS ())"]);
+  assert.deepEqual(results[201][1], ["1001 (UID 1001 FLAGS ())"]);
+  assert.deepEqual(results[202][1], ["201 (UID 201 FLAGS ())"]);
+  assert.deepEqual(server.errors, []);
+  const sent = server.commands.slice(-expected.length);
+  const first = Number(sent[0].tag.slice(1));
+  assert.deepEqual(
+    sent.map((c) => `${c.tag} ${c.name} ${c.args[0]?.value ?? ""}`),
+    expected.map((text, i) => `A${first + i} ${text}`),
+  );
+  await M.logout();
+});
