@@ -46,9 +46,10 @@ export function claimOf(name: string, args: readonly Arg[]): Claim | null {
   }
   if (typeof set !== "string") return null;
   // One message, the common case: no parser, and no objects but the claim (thousands of
-  // pipelined commands each hold one until they complete).
-  const n = ONE_NUMBER.test(set) ? Number(set) : -1;
-  return n > 0 && n <= MAX_SEQ_NUMBER
+  // pipelined commands each hold one until they complete). A number without leading zeros,
+  // signs, exponent or spaces reads back as the same text.
+  const n = Number(set);
+  return Number.isInteger(n) && n > 0 && n <= MAX_SEQ_NUMBER && String(n) === set
     ? { ranges: null, byUid, single: n, items: null }
     : claimOfSet(set, byUid);
 }
@@ -64,9 +65,6 @@ function claimOfSet(set: string, byUid: boolean): Claim | null {
     return null;
   }
 }
-
-/** A one-message set: a number without leading zeros, up to ten digits. */
-const ONE_NUMBER = /^[1-9][0-9]{0,9}$/;
 
 /**
  * A range as [low, high]. "*" is the highest number in use, unknown here: a range with it holds
