@@ -19,6 +19,7 @@ import {
   encodeCommand,
   type EncodedCommand,
   type EncodeOptions,
+  OneLine,
 } from "./wire/encoder.ts";
 import { DEFAULT_LIMITS, type Response, ResponseReader, splitUntagged } from "./wire/reader.ts";
 import type { Waiter } from "./wire/watchdog.ts";
@@ -224,8 +225,8 @@ const asIs = (typ: string, data: Datum[]): CommandResult => [typ, data];
 const NEVER: Promise<CommandResult> = new Promise(() => {});
 
 /** The settle functions of the promise {@link captureSettlers} was last the executor of. */
-let capturedResolve: (r: CommandResult) => void = asIs as never;
-let capturedReject: (e: unknown) => void = asIs as never;
+let capturedResolve: ((r: CommandResult) => void) | null = null;
+let capturedReject: ((e: unknown) => void) | null = null;
 
 /**
  * A promise executor that hands its settle functions out through the two variables above: a
@@ -1777,8 +1778,8 @@ export class IMAP4 {
     // The common case runs to the end of this function: V8 optimises a function sooner when
     // its calls do.
     const done = new Promise<CommandResult>(captureSettlers);
-    const resolve = capturedResolve;
-    const reject = capturedReject;
+    const resolve = capturedResolve!;
+    const reject = capturedReject!;
     try {
       this.#sendOne(name, args, finish, pipelineName, tag, n, cmd, resolve, reject);
     } catch (e) {
@@ -2602,14 +2603,18 @@ export class IMAP4 {
     return err;
   }
 
-  /** Logs a command as sent; the ring alone keeps the command, made into text if printed. */
+  /**
+   * Logs a command as sent. A one-line command is kept in the ring as it is, made into text only
+   * if printed; any other (it may hold a literal of any size) is logged as text at once.
+   */
   #logCommand(cmd: EncodedCommand): void {
-    if (this.#options.logger || this.debug >= 4 || this.#secrets.length > 0) {
-      this.#log(`C: ${cmd.log}`);
-    } else {
+    if (
+      cmd instanceof OneLine && !this.#options.logger && this.debug < 4 &&
+      this.#secrets.length === 0
+    ) {
       this.#recent[this.#recentNext] = cmd;
       this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
-    }
+    } else this.#log(`C: ${cmd.log}`);
   }
 
   #log(line: string): void {

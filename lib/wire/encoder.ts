@@ -88,9 +88,9 @@ export interface EncodedCommand {
 /**
  * A command of one line sent as it reads, whose log is that text: it is made only if asked for.
  * (Built along, it was a chain of strings per command, garbage by the thousand for commands
- * issued at once.)
+ * issued at once.) It holds nothing but its line, so a log may keep it instead of its text.
  */
-class OneLine implements EncodedCommand {
+export class OneLine implements EncodedCommand {
   readonly line: Uint8Array;
 
   constructor(line: Uint8Array) {
