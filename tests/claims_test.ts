@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ClaimIndex, claimOf, rangesOf, uidOf } from "../lib/claims.ts";
-import { parseSequenceSet } from "../utils/sequence_set.ts";
 
 type Op = { add: true; set: string; uid: boolean } | { add: false; pick: number };
 
@@ -125,54 +124,4 @@ Deno.test("uidOf finds the UID the regular expression it replaced finds", () => 
   assert.equal(uidOf("* 1 FETCH (FLAGS (\\Seen) UID 3)"), 3);
   assert.equal(uidOf("* 1 fetch (uid 4)"), 4);
   assert.equal(uidOf("* 1 FETCH (UIDS 4 UID 5)"), 5);
-});
-
-Deno.test("claimOf reads a one-number set as the sequence-set parser does", () => {
-  const model = (set: string) => {
-    try {
-      const ranges = parseSequenceSet(set);
-      const r = ranges[0];
-      const single = ranges.length === 1 && r.end === undefined && r.start !== "*" ? r.start : -1;
-      return { single, ranges: ranges.map((x) => [x.start, x.end ?? null]) };
-    } catch {
-      return null;
-    }
-  };
-  const numberish = fc.oneof(
-    fc.integer({ min: 0, max: 2 ** 33 }).map(String),
-    fc.constantFrom(
-      "01",
-      "007",
-      "1.0",
-      "1.5",
-      " 1",
-      "1 ",
-      "1e3",
-      "0x1",
-      "+1",
-      "-1",
-      "0",
-      "4294967295",
-      "4294967296",
-      "Infinity",
-      "NaN",
-      "",
-      "1_000",
-      "\u0661",
-      "*",
-    ),
-    fc.stringMatching(/^[0-9+\-.ex *]{0,12}$/),
-  );
-  fc.assert(
-    fc.property(numberish, fc.boolean(), (set, byUid) => {
-      const claim = claimOf(byUid ? "UID FETCH" : "FETCH", [set, "(FLAGS)"]);
-      const want = model(set);
-      if (want === null) return assert.equal(claim, null, set);
-      assert.ok(claim !== null, set);
-      assert.equal(claim.byUid, byUid);
-      assert.equal(claim.single, want.single, set);
-      assert.deepEqual(rangesOf(claim).map((x) => [x.start, x.end ?? null]), want.ranges, set);
-    }),
-    { seed: 0x5e7, numRuns: 3000 },
-  );
 });

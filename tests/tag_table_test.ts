@@ -90,7 +90,11 @@ Deno.test("claimOf: the one-message fast path agrees with the sequence-set parse
   const set = fc.oneof(
     fc.nat(5_000_000_000).map(String),
     fc.stringMatching(/^[0-9*:,]{0,12}$/),
+    // Text that Number() reads as a number but a sequence set does not hold.
+    fc.stringMatching(/^[0-9+\-.ex ]{0,12}$/),
     fc.constantFrom("0", "01", "4294967295", "4294967296", "1:*", "*", "", "$"),
+    fc.constantFrom("007", "1.0", "1.5", " 1", "1 ", "1e3", "0x1", "+1", "-1", "Infinity"),
+    fc.constantFrom("NaN", "1_000", "\u0661"),
   );
   fc.assert(
     fc.property(set, fc.boolean(), (s, uid) => {
