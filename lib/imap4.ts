@@ -429,8 +429,8 @@ export class IMAP4 {
   };
   #dead: IMAP4Abort | null = null;
   #tls = false;
-  /** The last lines sent and received, for print_log; a command as sent is kept as it is. */
-  #recent: (string | EncodedCommand)[] = [];
+  /** The last lines sent and received, for print_log; a one-line command is kept as it is. */
+  #recent: (string | OneLine)[] = [];
   #recentNext = 0;
   #encodeCache: { caps: readonly string[] | null; options: EncodeOptions } = {
     caps: null,
@@ -2611,16 +2611,19 @@ export class IMAP4 {
     if (
       cmd instanceof OneLine && !this.#options.logger && this.debug < 4 &&
       this.#secrets.length === 0
-    ) {
-      this.#recent[this.#recentNext] = cmd;
-      this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
-    } else this.#log(`C: ${cmd.log}`);
+    ) this.#remember(cmd);
+    else this.#log(`C: ${cmd.log}`);
+  }
+
+  /** Puts an entry in the ring print_log prints, over the oldest. */
+  #remember(entry: string | OneLine): void {
+    this.#recent[this.#recentNext] = entry;
+    this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
   }
 
   #log(line: string): void {
     if (this.#secrets.length > 0) line = this.#mask(line);
-    this.#recent[this.#recentNext] = line;
-    this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
+    this.#remember(line);
     if (this.#options.logger) this.#options.logger(line);
     else if (this.debug >= 4) console.error(`  ${line}`);
   }
@@ -2631,8 +2634,7 @@ export class IMAP4 {
       // Masked before it is cut, so that no part of a secret survives the cut.
       let line = first;
       if (this.#secrets.length > 0) line = this.#mask(line);
-      this.#recent[this.#recentNext] = "S: " + (line.length > 200 ? line.slice(0, 200) : line);
-      this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
+      this.#remember("S: " + (line.length > 200 ? line.slice(0, 200) : line));
     } else this.#logResponse(first, r);
   }
 
