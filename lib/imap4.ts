@@ -212,11 +212,17 @@ interface Job {
   batch?: {
     tag: string;
     name: string;
+    /** The command as sent and its arguments, which its claim is worked out from. */
+    pipelineName: string;
+    args: readonly Arg[];
     cmd: EncodedCommand;
     finish?: (typ: string, data: Datum[]) => CommandResult;
     resolve: (r: CommandResult) => void;
   };
 }
+
+/** Stands for a claim not worked out yet (see #mustWait). */
+const UNKNOWN_CLAIM: Claim = Object.freeze({}) as Claim;
 
 /** The finish of commands whose result is the tagged answer itself. */
 const asIs = (typ: string, data: Datum[]): CommandResult => [typ, data];
@@ -241,11 +247,11 @@ function captureSettlers(
   capturedReject = reject;
 }
 
-/** Writes up to this size asked for while one is under way are copied into one array. */
-const BACKLOG_COPY_MAX = 4096;
-
 /** The most bytes of pipelined commands coalesced into one write. */
 const BATCH_BYTES = 64 * 1024;
+
+/** The first batch's size: the server starts on it while the next ones are registered. */
+const BATCH_FIRST = 1024;
 
 interface ContinuationWaiter {
   pending: Pending;
@@ -394,12 +400,6 @@ export class IMAP4 {
   #writing = false;
   /** Bytes asked for while a write was under way: they go out together, in order, next. */
   #backlog: Uint8Array[] = [];
-  /**
-   * Where short writes asked for while one is under way are copied, in order after #backlog:
-   * thousands of commands issued at once then leave no array of their own behind them.
-   */
-  #tail: Uint8Array | null = null;
-  #tailLength = 0;
   /** Settles with the write of the backlog. */
   #backlogWritten: Promise<void> | null = null;
   #backlogSettle: [() => void, (e: unknown) => void] | null = null;
@@ -1808,19 +1808,22 @@ export class IMAP4 {
     const fetching = resultType === "FETCH";
     // With nothing pending nothing can conflict: no claim is worked out before the write.
     const idle = this.#pending.size === 0;
-    if (!idle) this.#indexLone();
-    let claim = fetching && !idle ? claimOf(pipelineName, args) : null;
-    if (
-      this.#scheduling || this.#queue.length > 0 ||
-      (!idle && this.#claims.conflicts(resultType, claim))
-    ) {
-      if (fetching && claim === null) claim = claimOf(pipelineName, args);
+    let claim: Claim | null = null;
+    // Behind a write under way (commands issued all at once) it cannot go now anyway: it is
+    // queued as it is, and the scheduler does the rest in batches, each written as soon as it is
+    // ready, while the server works on the one before.
+    const queue = this.#writing || this.#scheduling || this.#queue.length > 0;
+    if (!queue && !idle) {
+      this.#indexLone();
+      if (fetching) claim = claimOf(pipelineName, args);
+    }
+    if (queue || (!idle && this.#claims.conflicts(resultType, claim))) {
       this.#queue.push({
         exclusive: false,
         resultType,
-        claim,
+        claim: fetching && claim === null ? UNKNOWN_CLAIM : claim,
         reject,
-        batch: { tag, name, cmd, finish, resolve },
+        batch: { tag, name, cmd, finish, resolve, pipelineName, args },
       });
       this.#kick();
       this.#resumePump();
@@ -1898,6 +1901,7 @@ export class IMAP4 {
   /** Whether a pipelined job must wait for a pending command returning the same kind of data. */
   #mustWait(job: Job): boolean {
     this.#indexLone();
+    if (job.claim === UNKNOWN_CLAIM) job.claim = claimOf(job.batch!.pipelineName, job.batch!.args);
     return this.#claims.conflicts(job.resultType, job.claim);
   }
 
@@ -1918,9 +1922,9 @@ export class IMAP4 {
   }
 
   /** Registers and writes consecutive one-chunk pipelined commands in one write. */
-  async #runBatch(first: Job): Promise<void> {
+  async #runBatch(first: Job, limit: number): Promise<void> {
     try {
-      await this.#sendBatch(first);
+      await this.#sendBatch(first, limit);
     } catch {
       // #write has failed the connection, which rejected every registered command.
     }
@@ -1930,7 +1934,7 @@ export class IMAP4 {
    * Registers `first` and the one-chunk pipelined commands queued behind it, and writes them in
    * one write. Returns the write, already under way.
    */
-  #sendBatch(first: Job): Promise<void> {
+  #sendBatch(first: Job, limit: number): Promise<void> {
     const parts: Uint8Array[] = [];
     let size = 0;
     let job: Job | undefined = first;
@@ -1957,7 +1961,7 @@ export class IMAP4 {
       }
       // The next one joins this write unless it must wait for one of these (same kind of data).
       const next = this.#queue.peek();
-      if (next?.batch === undefined || size >= BATCH_BYTES || this.#mustWait(next)) break;
+      if (next?.batch === undefined || size >= limit || this.#mustWait(next)) break;
       job = this.#queue.shift();
     }
     if (parts.length === 0) return Promise.resolve();
@@ -2039,6 +2043,8 @@ export class IMAP4 {
   }
 
   async #schedule(): Promise<void> {
+    // The first batch is small, so that the server has work while the next ones are registered.
+    let limit = BATCH_FIRST;
     try {
       while (this.#queue.length > 0) {
         const job = this.#queue.shift()!;
@@ -2056,8 +2062,10 @@ export class IMAP4 {
           job.reject(this.#closedError());
           continue;
         }
-        if (job.batch) await this.#runBatch(job);
-        else await job.run!();
+        if (job.batch) {
+          await this.#runBatch(job, limit);
+          limit = Math.min(2 * limit, BATCH_BYTES);
+        } else await job.run!();
       }
     } finally {
       this.#scheduling = false;
@@ -2200,22 +2208,9 @@ export class IMAP4 {
     return written;
   }
 
-  /** Commands issued while a write is under way (e.g. all at once) leave in one write after it. */
+  /** Bytes asked for while a write is under way leave after it, together, in order. */
   #writeLater(bytes: Uint8Array): Promise<void> {
-    if (bytes.length > BACKLOG_COPY_MAX) {
-      this.#closeTail();
-      this.#backlog.push(bytes);
-    } else {
-      const at = this.#tailLength;
-      let tail = this.#tail;
-      if (tail === null || tail.length - at < bytes.length) {
-        const grown = new Uint8Array(Math.max(4096, 2 * at + bytes.length));
-        if (tail !== null) grown.set(tail.subarray(0, at));
-        tail = this.#tail = grown;
-      }
-      tail.set(bytes, at);
-      this.#tailLength = at + bytes.length;
-    }
+    this.#backlog.push(bytes);
     if (this.#backlogWritten === null) {
       const written = new Promise<void>((resolve, reject) => {
         this.#backlogSettle = [resolve, reject];
@@ -2226,18 +2221,8 @@ export class IMAP4 {
     return this.#backlogWritten;
   }
 
-  /** Ends the tail: bytes asked for after this go after it. */
-  #closeTail(): void {
-    if (this.#tail !== null && this.#tailLength > 0) {
-      this.#backlog.push(this.#tail.subarray(0, this.#tailLength));
-    }
-    this.#tail = null;
-    this.#tailLength = 0;
-  }
-
   /** Starts the write of the backlog, if any, once a write has settled. */
   #nextWrite(): void {
-    this.#closeTail();
     const parts = this.#backlog;
     const settle = this.#backlogSettle;
     if (parts.length === 0 || settle === null) {

@@ -196,6 +196,8 @@ export interface MemoryServer {
   factory: TransportFactory;
   /** Everything the client wrote. */
   written(): Uint8Array;
+  /** The size of each write, in order. */
+  writeSizes(): number[];
   /** The commands the strict parser read. */
   commands: ParsedCommand[];
   /** Parse errors of the client's bytes (should stay empty). */
@@ -284,6 +286,7 @@ export function memoryServer(
       for (const b of out) all.set(b, (at += b.length) - b.length);
       return all;
     },
+    writeSizes: () => out.map((b) => b.length),
     commands,
     errors,
     end() {

@@ -593,9 +593,8 @@ Deno.test("a FETCH sent alone is checked against the next ones: disjoint pipelin
 
 Deno.test("commands issued while a write is under way go out next, in call order, short and long", async () => {
   // Each write settles 5 ms after the server has read it, so what is issued in the same turn as
-  // the first command waits for its write. Short commands are copied together (200 of them,
-  // past the first 4 KB array); a long one, a UID FETCH of a set over 4 KB, travels as it is,
-  // between them.
+  // the first command waits for its write, and each batch after it for the one before. Short
+  // commands and a long one (a UID FETCH of a set over 4 KB) are batched in call order.
   const longSet = Array.from({ length: 1000 }, (_, i) => String(1001 + 2 * i)).join(",");
   const server = memoryServer(
     "* OK [CAPABILITY IMAP4rev1] ready\r\n",
@@ -642,5 +641,43 @@ Deno.test("commands issued while a write is under way go out next, in call order
     sent.map((c) => `${c.tag} ${c.name} ${c.args[0]?.value ?? ""}`),
     expected.map((text, i) => `A${first + i} ${text}`),
   );
+  await M.logout();
+});
+
+Deno.test("commands issued at once go out in batches: a small first one, then doubling to 64 KiB", async () => {
+  // The server starts on the first batch while the client registers the next ones: the first is
+  // at least 1 KiB (or what is left), each next one twice the one before, up to 64 KiB.
+  const server = memoryServer(
+    "* OK [CAPABILITY IMAP4rev1] ready\r\n",
+    (cmd) => {
+      if (cmd.name === "UID FETCH") {
+        const uid = cmd.args[0].value as string;
+        return `* ${uid} FETCH (UID ${uid} FLAGS ())\r\n${cmd.tag} OK done\r\n`;
+      }
+      if (cmd.name === "SELECT") return `* 9999 EXISTS\r\n${cmd.tag} OK [READ-WRITE] done\r\n`;
+      if (cmd.name === "CAPABILITY") return `* CAPABILITY IMAP4rev1\r\n${cmd.tag} OK done\r\n`;
+      return `${cmd.tag} OK done\r\n`;
+    },
+  );
+  const M = await IMAP4.connect("memory", 143, { timeout: 2000, transports: server.factory });
+  await M.login("user", "pw");
+  await M.select("INBOX");
+  const before = server.writeSizes().length;
+  const calls = Array.from({ length: 4000 }, (_, i) => M.uid("FETCH", String(i + 1), "(FLAGS)"));
+  const results = await Promise.all(calls);
+  results.forEach(([typ, data], i) =>
+    assert.deepEqual([typ, data], ["OK", [`${i + 1} (UID ${i + 1} FLAGS ())`]])
+  );
+  const sizes = server.writeSizes().slice(before);
+  // The first command goes alone, at once; the rest wait for that write and follow in batches.
+  const longest = `${M.tagpre}9999 UID FETCH 4000 (FLAGS)\r\n`.length;
+  assert.ok(sizes[0] <= longest, String(sizes));
+  let limit = 1024;
+  for (const [i, size] of sizes.slice(1).entries()) {
+    const last = i === sizes.length - 2;
+    assert.ok(size < limit + longest && (last || size >= limit), `${limit}: ${sizes}`);
+    limit = Math.min(2 * limit, 64 * 1024);
+  }
+  assert.equal(limit, 64 * 1024, String(sizes));
   await M.logout();
 });
