@@ -320,10 +320,18 @@ export class ResponseReader {
     let text = this.#text;
     let at = start - this.#textAt;
     let lf = text === null || at < 0 ? -1 : text.indexOf("\n", at);
-    if (lf < 0 || text === null) {
-      const end = Math.min(this.#end, start + TEXT_MAX);
-      // This window is decoded already and holds no line end: more bytes are needed first.
-      if (text !== null && at >= 0 && this.#textAt + text.length >= end) return null;
+    // A line longer than the window gets one four times as large, and so on, up to what is
+    // buffered: decoded whole rather than left to the byte path.
+    for (let max = TEXT_MAX; lf < 0 || text === null; max *= 4) {
+      const end = Math.min(this.#end, start + max);
+      // The last window held more than the longest line allowed: the byte path has the error.
+      if (max > TEXT_MAX && max / 4 > this.#limits.maxLineLength + 2) return null;
+      // Decoded already up to `end`, with no line end after `start`: more bytes are needed
+      // first, or a larger window.
+      if (text !== null && at >= 0 && this.#textAt + text.length >= end) {
+        if (end === this.#end) return null;
+        continue;
+      }
       text = textOf(this.#buf, this.#words, start, end);
       // Fewer characters than bytes: multi-byte text, whose offsets differ (the byte path).
       if (text.length !== end - start) {

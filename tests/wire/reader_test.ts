@@ -879,6 +879,8 @@ Deno.test("reader property: lines taken pump-style match a per-line decode, what
     bytes("}"),
     bytes("{x}"),
     bytes("\r"),
+    // Lines longer than the first window (1 KiB) and the next (4 KiB).
+    bytes("ENVELOPE ".repeat(150)),
   );
   const other = fc.constantFrom<Uint8Array>(
     b(0x80),
@@ -930,6 +932,18 @@ Deno.test("reader property: lines taken pump-style match a per-line decode, what
     ),
     { seed: 0x7e47, numRuns: 1500 },
   );
+});
+
+Deno.test("reader: takeLine takes a line longer than its first window whole, up to maxLineLength", async () => {
+  const line = (n: number) => "* 1 FETCH (" + "x".repeat(n - 13) + ")";
+  const lines = [line(3000), line(20_000), line(100), line(70_000)];
+  const wire = bytes(...lines.map((l) => l + "\r\n"));
+  const reader = new ResponseReader(new ScriptedSource(wire), { maxLineLength: 65_536 });
+  while (reader.buffered < 23_106) await reader.fill();
+  for (const expected of lines.slice(0, 3)) assert.equal(reader.takeLine(), expected);
+  // Over the limit: left to the byte path, which refuses it.
+  assert.equal(reader.takeLine(), null);
+  await assert.rejects(() => reader.readResponse(), IMAP4Abort);
 });
 
 Deno.test("splitUntagged takes lines apart as the regular expression it replaced", () => {
