@@ -1821,7 +1821,8 @@ export class IMAP4 {
       this.#queue.push({
         exclusive: false,
         resultType,
-        claim: fetching && claim === null ? UNKNOWN_CLAIM : claim,
+        // Queued without a look at what pends, its claim is worked out when it is its turn.
+        claim: fetching && queue ? UNKNOWN_CLAIM : claim,
         reject,
         batch: { tag, name, cmd, finish, resolve, pipelineName, args },
       });
