@@ -24,7 +24,7 @@ import {
 import { DEFAULT_LIMITS, type Response, ResponseReader, splitUntagged } from "./wire/reader.ts";
 import type { Waiter } from "./wire/watchdog.ts";
 import { type CancelTimer, startTimer } from "./wire/timer.ts";
-import { concatBytes, latin1 } from "../utils/bytes.ts";
+import { concatBytes, fromLatin1, toBase64 } from "../utils/bytes.ts";
 import { randomTagPrefix } from "../utils/int2ap.ts";
 import { Time2Internaldate } from "../utils/internaldate.ts";
 
@@ -290,10 +290,6 @@ function normaliseMessage(message: string | Uint8Array): Uint8Array {
   return out;
 }
 
-function base64Encode(bytes: Uint8Array): string {
-  return btoa(latin1(bytes));
-}
-
 function base64Decode(text: string): Uint8Array {
   if (text === "") return new Uint8Array(0);
   let bin: string;
@@ -302,9 +298,7 @@ function base64Decode(text: string): Uint8Array {
   } catch {
     throw new IMAP4Abort(`Cannot decode AUTHENTICATE challenge: ${JSON.stringify(text)}`);
   }
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  return fromLatin1(bin);
 }
 
 function checkPort(port: number): void {
@@ -720,7 +714,7 @@ export class IMAP4 {
         }
         const line = answer === null
           ? "*"
-          : base64Encode(typeof answer === "string" ? textEncoder.encode(answer) : answer);
+          : toBase64(typeof answer === "string" ? textEncoder.encode(answer) : answer);
         if (line !== "*") this.#secrets.push(line);
         challenge = this.#waitContinuation(pending);
         await this.#writeRaw(textEncoder.encode(line + "\r\n"), "***");

@@ -52,6 +52,39 @@ export function latin1(bytes: Uint8Array): string {
 }
 
 /**
+ * Text of one character per byte back as bytes: the inverse of {@link latin1} (characters past
+ * U+00FF keep only their low byte).
+ *
+ * @param text the text
+ * @returns its bytes, one per character
+ * @example
+ * ```ts
+ * import { fromLatin1 } from "./bytes.ts";
+ * console.assert(fromLatin1("A\u00e9")[1] === 0xe9);
+ * ```
+ */
+export function fromLatin1(text: string): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Bytes as base64.
+ *
+ * @param bytes the bytes
+ * @returns their base64 text, padded
+ * @example
+ * ```ts
+ * import { toBase64 } from "./bytes.ts";
+ * console.assert(toBase64(new Uint8Array([0xff])) === "/w==");
+ * ```
+ */
+export function toBase64(bytes: Uint8Array): string {
+  return btoa(latin1(bytes));
+}
+
+/**
  * Whether a character or byte code is an ASCII digit.
  *
  * @param c the code

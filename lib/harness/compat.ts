@@ -29,7 +29,7 @@ import type { CommandResult, Datum, IMAP4, TlsConnectOptions } from "../imap4.ts
 import { IMAP4Error } from "../errors.ts";
 import { SessionTracker, type Transcript } from "./transcript.ts";
 import { equalBytes } from "./_shared.ts";
-import { latin1 } from "../../utils/bytes.ts";
+import { fromLatin1, toBase64 } from "../../utils/bytes.ts";
 
 /** How a scenario reaches the server. */
 export type ConnectionKind = "tcp" | "tls" | "stream";
@@ -134,15 +134,8 @@ export interface ScenarioResult {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function toBase64(bytes: Uint8Array): string {
-  return btoa(latin1(bytes));
-}
-
 function fromBase64(text: string): Uint8Array {
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  return fromLatin1(atob(text));
 }
 
 /**

@@ -37,16 +37,10 @@ import {
   writeTranscript,
 } from "./transcript.ts";
 import { joinBytes } from "./_shared.ts";
-import { latin1 } from "../../utils/bytes.ts";
+import { fromLatin1, latin1 } from "../../utils/bytes.ts";
 
 const encoder = new TextEncoder();
 const MARKER = encoder.encode(SECRET_MARKER);
-
-function fromLatin1(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
 
 /** A token of a command line: its span and whether it announces the line's literal. */
 interface Token {

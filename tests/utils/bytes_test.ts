@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   concatBytes,
+  fromLatin1,
   isAsciiRange,
   latin1,
   POOLED_BYTES_MAX,
   pooledBytes,
+  toBase64,
 } from "../../utils/bytes.ts";
 
 Deno.test("pooledBytes: zero-filled arrays of the asked size that never share a byte", () => {
@@ -79,4 +81,16 @@ Deno.test("latin1: one character per byte, across the 8 KB steps it converts in"
   );
   const big = new Uint8Array(8192 * 2 + 5).map((_, i) => i & 0xff);
   assert.equal(latin1(big).charCodeAt(8192 * 2 + 4), (8192 * 2 + 4) & 0xff);
+});
+
+Deno.test("fromLatin1 undoes latin1, and toBase64 is what a byte-wise base64 gives", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 20_000 }), (bytes) => {
+      assert.deepEqual(fromLatin1(latin1(bytes)), bytes);
+      assert.deepEqual(fromLatin1(atob(toBase64(bytes))), bytes);
+    }),
+    { seed: 0xb64, numRuns: 60 },
+  );
+  assert.equal(toBase64(new TextEncoder().encode("user\0pass")), "dXNlcgBwYXNz");
+  assert.equal(toBase64(new Uint8Array(0)), "");
 });
