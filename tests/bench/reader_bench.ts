@@ -8,34 +8,14 @@
  * @module
  */
 
-import { type ByteSource, ResponseReader } from "../../lib/wire/reader.ts";
 import { encodeCommand } from "../../lib/wire/encoder.ts";
-import { generateMessage } from "../../scripts/bench/generate.ts";
-import { concatBytes } from "../../utils/bytes.ts";
+import { bulkWire as generatedBulk, frame } from "../../scripts/bench/framing.ts";
 
 const encoder = new TextEncoder();
 const MESSAGES = 200;
 
-// The messages as the server sends them: CRLF line ends.
-function crlf(bytes: Uint8Array): Uint8Array {
-  const text = new TextDecoder().decode(bytes).replaceAll("\n", "\r\n");
-  return encoder.encode(text);
-}
-
-/** `* n FETCH (BODY[] {size}` + message + `)` for each message, then the tagged OK. */
-const bulkWire = (() => {
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < MESSAGES; i++) {
-    const body = crlf(generateMessage(i).bytes);
-    parts.push(
-      encoder.encode(`* ${i + 1} FETCH (BODY[] {${body.length}}\r\n`),
-      body,
-    );
-    parts.push(encoder.encode(")\r\n"));
-  }
-  parts.push(encoder.encode("a1 OK Fetch completed.\r\n"));
-  return concatBytes(parts);
-})();
+/** The bulk FETCH answer of the benchmark's first messages, as the server sends it. */
+const bulkWire = generatedBulk(MESSAGES).bytes;
 
 /** One ENVELOPE/BODYSTRUCTURE-like line per message, no literals: many short responses. */
 const metaWire = (() => {
@@ -52,28 +32,8 @@ const metaWire = (() => {
   return encoder.encode(text + "a1 OK Fetch completed.\r\n");
 })();
 
-/** A source serving `wire` in chunks of `chunk` bytes, as a socket would. */
-function source(wire: Uint8Array, chunk: number): ByteSource {
-  let at = 0;
-  return {
-    read(buf: Uint8Array): Promise<number | null> {
-      if (at >= wire.length) return Promise.resolve(null);
-      const n = Math.min(chunk, buf.length, wire.length - at);
-      buf.set(wire.subarray(at, at + n));
-      at += n;
-      return Promise.resolve(n);
-    },
-  };
-}
-
 async function readAll(wire: Uint8Array, chunk: number): Promise<number> {
-  const reader = new ResponseReader(source(wire, chunk));
-  let responses = 0;
-  for (;;) {
-    const response = await reader.readResponse();
-    responses++;
-    if (response?.lines[0].startsWith("a1 ")) return responses;
-  }
+  return (await frame(wire, chunk)).responses;
 }
 
 Deno.bench({
