@@ -382,6 +382,10 @@ export class IMAP4 {
   #queue = new Deque<Job>();
   #scheduling = false;
   #pumping = false;
+  /** A raw read (`read`, `readline`) is under way: the pump waits for it (one reader at a time). */
+  #rawReading = false;
+  /** The pump was wanted during a raw read: it starts once the read ends. */
+  #pumpWanted = false;
   #contWaiter: ContinuationWaiter | null = null;
   #drained: (() => void)[] = [];
   #completions: (() => void)[] = [];
@@ -1586,13 +1590,17 @@ export class IMAP4 {
    *
    * @param size how many bytes
    * @returns the bytes
+   * @throws IMAP4Error at once while commands wait for their answers or another raw read is under
+   *   way (both would take the same bytes); a command issued meanwhile has its answer read after
    */
   async read(size: number): Promise<Uint8Array> {
-    this.#throwIfDead();
+    this.#beginRawRead("read");
     try {
       return await this.#reader!.readExactly(size);
     } catch (e) {
       throw this.#fail(e);
+    } finally {
+      this.#endRawRead();
     }
   }
 
@@ -1600,13 +1608,45 @@ export class IMAP4 {
    * Reads one line from the server, CRLF included (imaplib's `readline`).
    *
    * @returns the line's bytes
+   * @throws IMAP4Error at once while commands wait for their answers or another raw read is under
+   *   way, as {@link read}
    */
   async readline(): Promise<Uint8Array> {
-    this.#throwIfDead();
+    this.#beginRawRead("readline");
     try {
       return await this.#reader!.readLine();
     } catch (e) {
       throw this.#fail(e);
+    } finally {
+      this.#endRawRead();
+    }
+  }
+
+  /**
+   * Claims the reader for `read` or `readline`. Two readers of one stream would both take the
+   * same bytes: while commands wait for their answers (the pump reads them) or another raw read
+   * is under way, the call fails at once; a command issued during the raw read is sent, and its
+   * answer is read once the raw read has ended.
+   */
+  #beginRawRead(name: string): void {
+    this.#throwIfDead();
+    if (this.#pumping || this.#rawReading) {
+      throw new IMAP4Error(
+        `${name}() cannot read now: ${
+          this.#rawReading
+            ? "another read() or readline() is under way"
+            : "the answers of pending commands are being read (await them first)"
+        }`,
+      );
+    }
+    this.#rawReading = true;
+  }
+
+  #endRawRead(): void {
+    this.#rawReading = false;
+    if (this.#pumpWanted) {
+      this.#pumpWanted = false;
+      this.#ensurePump();
     }
   }
 
@@ -2261,6 +2301,10 @@ export class IMAP4 {
 
   #ensurePump(): void {
     if (this.#pumping || this.#dead) return;
+    if (this.#rawReading) {
+      this.#pumpWanted = true;
+      return;
+    }
     if (this.#autoPending === 0 && this.#contWaiter === null) return;
     this.#pumping = true;
     this.#pump();

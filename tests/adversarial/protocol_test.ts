@@ -681,3 +681,43 @@ Deno.test("commands issued at once go out in batches: a small first one, then do
   assert.equal(limit, 64 * 1024, String(sizes));
   await M.logout();
 });
+
+Deno.test("readline() while a command waits for its answer: an error at once, the command unharmed", async () => {
+  await using srv = hostile([
+    ...greet(),
+    expect("A1 NOOP"),
+    wait(30),
+    send("A1 OK done\r\n"),
+    expect("A2 NOOP"),
+    send("A2 OK again\r\n"),
+  ]);
+  const M = await connect(srv);
+  const noop = M.noop();
+  // Two readers of one stream would both take the answer's bytes.
+  await failsWith(M.readline(), IMAP4.error, 50, /readline\(\) cannot read now: the answers/);
+  await failsWith(M.read(4), IMAP4.error, 50, /read\(\) cannot read now/);
+  assert.deepEqual(await noop, ["OK", ["done"]]);
+  assert.deepEqual(await M.noop(), ["OK", ["again"]]);
+});
+
+Deno.test("a command issued while readline() waits: the line is the read's, the answer the command's", async () => {
+  await using srv = hostile([
+    ...greet(),
+    expect("A1 NOOP"),
+    send("* 3 EXISTS\r\n"),
+    wait(30),
+    send("A1 OK done\r\n"),
+    expect("A2 NOOP"),
+    send("A2 OK again\r\n"),
+  ]);
+  const M = await connect(srv);
+  const line = M.readline();
+  const noop = M.noop();
+  // A second raw read at once is refused rather than racing the first for the same bytes.
+  await failsWith(M.readline(), IMAP4.error, 50, /another read\(\) or readline\(\) is under way/);
+  assert.equal(new TextDecoder().decode(await line), "* 3 EXISTS\r\n");
+  assert.deepEqual(await noop, ["OK", ["done"]]);
+  // The line went to the raw read, not to the untagged responses.
+  assert.equal(M.untagged_responses["EXISTS"], undefined);
+  assert.deepEqual(await M.noop(), ["OK", ["again"]]);
+});
