@@ -100,7 +100,7 @@ function crlf(lf: Uint8Array): Uint8Array {
  * @param chunk the most one read returns
  * @returns the source
  */
-export function memorySource(wire: Uint8Array, chunk: number): ByteSource {
+function memorySource(wire: Uint8Array, chunk: number): ByteSource {
   let at = 0;
   return {
     read(buf: Uint8Array): Promise<number | null> {
