@@ -571,40 +571,31 @@ function framingTable(f: FramingReport | null): string {
 
 /** The offline targets, as rows of the targets table. */
 function framingTargets(f: FramingReport | null): string {
-  const rows: [
-    string,
-    number | null,
-    number,
-    string,
-    (v: number, l: number) => boolean,
-  ][] = [
-    [
+  const row = (name: string, value: number | null, unit: string, met: (v: number) => boolean) =>
+    `| ${name} | offline | ${value === null ? "not measured" : value.toFixed(2) + unit} | ${
+      value === null ? "–" : met(value) ? "yes" : "no"
+    } | – | – |`;
+  const linear = (v: number) => v <= 1.25;
+  return [
+    row(
       "framing ≥ 1 GB/s, bulk answer in 64 KiB reads",
       f?.gbPerSecond ?? null,
-      1,
       " GB/s",
-      (v, l) => v >= l,
-    ],
-    [
+      (v) => v >= 1,
+    ),
+    row(
       "framing time linear in size, 64 KiB reads (per byte, all ÷ a quarter)",
       f ? growth(f.large) : null,
-      1.25,
       "×",
-      (v, l) => v <= l,
-    ],
-    [
+      linear,
+    ),
+    row(
       "framing time linear in size, 1-byte reads (per byte, largest ÷ smallest)",
       f ? growth(f.bytewise) : null,
-      1.25,
       "×",
-      (v, l) => v <= l,
-    ],
-  ];
-  return rows.map(([name, value, limit, unit, ok]) =>
-    `| ${name} | offline | ${value === null ? "not measured" : value.toFixed(2) + unit} | ${
-      value === null ? "–" : ok(value, limit) ? "yes" : "no"
-    } | – | – |`
-  ).join("\n");
+      linear,
+    ),
+  ].join("\n");
 }
 
 function ratio(a: number | null, b: number | null): number | null {
