@@ -114,8 +114,11 @@ interface Pending {
   name: string;
   /** Runs synchronously when the tagged response is read, so untagged data is attributed right. */
   finish: (typ: string, data: Datum[]) => CommandResult;
-  resolve: (r: CommandResult) => void;
-  reject: (e: unknown) => void;
+  /** Null for a command read by #direct: its outcome is then kept in `value` or `error`. */
+  resolve: ((r: CommandResult) => void) | null;
+  reject: ((e: unknown) => void) | null;
+  value: CommandResult | null;
+  error: unknown;
   /** Read by the command itself (IDLE), not by the pump. */
   manual: boolean;
   logout: boolean;
@@ -1746,7 +1749,7 @@ export class IMAP4 {
   }
 
   #appendUntagged(typ: string, dat: Datum): void {
-    const size = datumSize(dat);
+    const size = typeof dat === "string" ? dat.length : datumSize(dat);
     const maxCount = this.#maxUntagged;
     const maxBytes = this.#maxUntaggedBytes;
     if (this.#untaggedCount >= maxCount || this.#untaggedBytes + size > maxBytes) {
@@ -1809,6 +1812,10 @@ export class IMAP4 {
     if (!PIPELINABLE.has(pipelineName) || cmd.line === null) {
       return this.#sendQueued(name, args, finish, pipelineName, tag, cmd);
     }
+    if (
+      this.#pending.size === 0 && !this.#pumping && !this.#writing && !this.#scheduling &&
+      this.#queue.length === 0 && !this.#rawReading && this.#contWaiter === null
+    ) return this.#direct(name, args, finish, pipelineName, tag, n, cmd);
     // The common case runs to the end of this function: V8 optimises a function sooner when
     // its calls do.
     const done = new Promise<CommandResult>(captureSettlers);
@@ -1897,6 +1904,60 @@ export class IMAP4 {
       this.#logCommand(cmd);
       this.#ensurePump();
     }
+  }
+
+  /**
+   * A one-line command on an idle connection: the common case of one command after another. It
+   * is written, then this function reads until its answer has come, keeping its state in locals
+   * rather than behind a promise and the pump's callbacks. Every response goes through #dispatch
+   * as the pump would send it, so commands issued meanwhile are answered as usual; once this one
+   * is done, the pump takes over whatever still waits.
+   */
+  async #direct(
+    name: string,
+    args: readonly Arg[],
+    finish: ((typ: string, data: Datum[]) => CommandResult) | undefined,
+    pipelineName: string,
+    tag: string,
+    n: number,
+    cmd: EncodedCommand,
+  ): Promise<CommandResult> {
+    const resultType = RESULT_TYPES[pipelineName] ?? null;
+    this.#admit(name);
+    // The bytes go first, as in #sendOne. Nothing else is being written. The write needs no
+    // deadline of its own: the read below starts at once with the connection's, and a write that
+    // hangs leaves it waiting until that fails the connection, which settles the write.
+    this.#writing = true;
+    this.#transport!.write(cmd.line!).then(this.#written, this.#writeFailedQuietly);
+    const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
+    const pending = this.#enrol(name, finish, false, tag, resultType, null, null, null, num);
+    if (resultType === "FETCH") {
+      this.#lone = pending;
+      this.#loneName = pipelineName;
+      this.#loneArgs = args;
+    } else this.#claims.add(pending, resultType, null);
+    this.#logCommand(cmd);
+    // The pump stays off until this command has its answer.
+    this.#pumping = true;
+    const reader = this.#reader!;
+    try {
+      while (!pending.done) {
+        const line = reader.takeLine();
+        if (line !== null) this.#dispatch(line, null);
+        else if (reader.buffered === 0) await reader.fill();
+        else {
+          const r = reader.takeResponse() ?? await reader.readResponse();
+          this.#dispatch(r!.lines[0], r);
+        }
+      }
+    } catch (e) {
+      // Fails the connection, which fails this command with the others.
+      this.#fail(e);
+    }
+    this.#pumping = false;
+    this.#ensurePump();
+    if (pending.value === null) throw pending.error;
+    return pending.value;
   }
 
   /** Queues a command with literals (pipelined) or one that needs the connection to itself. */
@@ -2174,11 +2235,11 @@ export class IMAP4 {
     tag: string,
     resultType: string | null,
     claim: Claim | null,
-    resolve: (r: CommandResult) => void,
-    reject: (e: unknown) => void,
+    resolve: ((r: CommandResult) => void) | null,
+    reject: ((e: unknown) => void) | null,
     num: number = this.#tagNumber(tag, tag.length),
   ): Pending {
-    this.#indexLone();
+    if (this.#lone !== null) this.#indexLone();
     const pending: Pending = {
       tag,
       num,
@@ -2186,6 +2247,8 @@ export class IMAP4 {
       finish: finish ?? asIs,
       resolve,
       reject,
+      value: null,
+      error: undefined,
       manual,
       logout: name === "LOGOUT",
       done: false,
@@ -2194,7 +2257,7 @@ export class IMAP4 {
     };
     this.#pending.set(pending.num, pending);
     if (!manual) this.#autoPending++;
-    this.#resumePump();
+    if (this.#openGate !== null) this.#resumePump();
     return pending;
   }
 
@@ -2387,8 +2450,38 @@ export class IMAP4 {
    * when it has literals (null for a single line).
    */
   #dispatch(line: string, r: Response | null): void {
-    this.#logServer(line, r);
-    if (line.startsWith("* ")) return this.#dispatchUntagged(line, r);
+    // Most lines only go to the ring buffer, as they are: no call for that.
+    if (
+      line.length <= 200 && this.#secrets.length === 0 && this.debug < 4 &&
+      !this.#options.logger
+    ) {
+      const at = this.#recentNext;
+      this.#recent[at] = "S: " + line;
+      this.#recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
+    } else this.#logServer(line, r);
+    if (line.charCodeAt(0) === 0x2a && line.charCodeAt(1) === 0x20) {
+      // "* TYPE data" or "* N TYPE data" (imaplib's Untagged_response / Untagged_status).
+      const head = splitUntagged(line);
+      if (head === null) {
+        throw this.#fail(
+          new IMAP4Abort(`Cannot parse untagged response: ${JSON.stringify(line.slice(0, 200))}`),
+        );
+      }
+      const number = head.number;
+      const typ = typeName(head.type);
+      let dat = head.data;
+      if (number !== "") dat = dat === "" ? number : `${number} ${dat}`;
+      // The common case: one line, and no IDLE, stream or second claimer to hand it to.
+      if (
+        (r === null || r.literals.length === 0) && this.#idleSink === null &&
+        this.#fetchSink === null && (typ !== "FETCH" || this.#claims.claimers < 2)
+      ) {
+        this.#appendUntagged(typ, dat);
+      } else if (this.#divert(typ, number, line, r, dat)) return;
+      if (dat.charCodeAt(0) === 0x5b) this.#responseCode(typ, dat);
+      if (typ === "BYE") this.#bye(dat);
+      return;
+    }
     if (line === "+" || line.startsWith("+ ")) {
       const text = line.length > 2 ? line.slice(2) : "";
       this.continuation_response = text;
@@ -2428,32 +2521,8 @@ export class IMAP4 {
     this.#complete(pending, typ, [dat]);
   }
 
-  #dispatchUntagged(line: string, r: Response | null): void {
-    // "* TYPE data" or "* N TYPE data" (imaplib's Untagged_response / Untagged_status).
-    const head = splitUntagged(line);
-    if (head === null) {
-      throw this.#fail(
-        new IMAP4Abort(`Cannot parse untagged response: ${JSON.stringify(line.slice(0, 200))}`),
-      );
-    }
-    const number = head.number;
-    const typ = typeName(head.type);
-    let dat = head.data;
-    if (number !== "") dat = dat === "" ? number : `${number} ${dat}`;
-
-    // The common case: one line, and no IDLE, stream or second claimer to hand it to.
-    if (
-      (r === null || r.literals.length === 0) && this.#idleSink === null &&
-      this.#fetchSink === null && (typ !== "FETCH" || this.#claims.claimers < 2)
-    ) {
-      this.#appendUntagged(typ, dat);
-    } else if (this.#divert(typ, number, line, r, dat)) return;
-    if (dat.charCodeAt(0) === 0x5b) this.#responseCode(typ, dat);
-    if (typ === "BYE") this.#bye(dat);
-  }
-
   /**
-   * The rest of {@link #dispatchUntagged}: a response with literals, or one that IDLE, a stream
+   * The rest of an untagged response's {@link #dispatch}: a response with literals, or one that IDLE, a stream
    * or a claimer takes. Returns true when it was handed over, false once appended as imaplib
    * would.
    */
@@ -2574,9 +2643,12 @@ export class IMAP4 {
           { command: pending.name, status: "BAD" },
         );
       }
-      pending.resolve(raw ? [typ, data] : pending.finish(typ, data));
+      const value = raw ? [typ, data] as CommandResult : pending.finish(typ, data);
+      if (pending.resolve === null) pending.value = value;
+      else pending.resolve(value);
     } catch (e) {
-      pending.reject(e);
+      if (pending.reject === null) pending.error = e;
+      else pending.reject(e);
     }
     // Most commands complete with nobody waiting for the connection to drain: no new array.
     if (this.#drained.length > 0 && this.#pending.size === 0) {
@@ -2604,7 +2676,8 @@ export class IMAP4 {
     }
     for (const p of this.#pending.values()) {
       p.done = true;
-      p.reject(err);
+      if (p.reject === null) p.error = err;
+      else p.reject(err);
     }
     this.#pending.clear();
     this.#claims.clear();
@@ -2635,8 +2708,11 @@ export class IMAP4 {
     if (
       cmd instanceof OneLine && !this.#options.logger && this.debug < 4 &&
       this.#secrets.length === 0
-    ) this.#remember(cmd);
-    else this.#log(`C: ${cmd.log}`);
+    ) {
+      const at = this.#recentNext;
+      this.#recent[at] = cmd;
+      this.#recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
+    } else this.#log(`C: ${cmd.log}`);
   }
 
   /** Puts an entry in the ring print_log prints, over the oldest. */

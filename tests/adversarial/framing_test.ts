@@ -366,6 +366,17 @@ Deno.test("no tagged reply ever: abort after about the timeout", async () => {
   await assertDead(M, srv);
 });
 
+Deno.test("a server that stops reading: a command too long to be written aborts after about the timeout", async () => {
+  await using srv = hostile([...selected(), wait(10_000)]);
+  const M = await openSelected(srv);
+  // One line of 32 MB, more than the sockets on both sides hold: its write never completes. The
+  // command is the only one, so it is read for directly, and the wait for its answer is what
+  // must end.
+  const set = "1,".repeat(16 * 1024 * 1024) + "1";
+  await failsWith(M.uid("FETCH", set, "(FLAGS)"), IMAP4.abort, 1500, /timed out/i);
+  await assertDead(M, srv);
+});
+
 Deno.test("a tagged line ending in {n} carries no literal", async () => {
   await using srv = hostile([...greet(), expect("A1 NOOP"), send("A1 OK done {5}\r\n")]);
   const M = await connect(srv);
