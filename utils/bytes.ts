@@ -94,37 +94,6 @@ export function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/**
- * Whether `buf[start..end)` is all ASCII, read four bytes at a time through `words` (an
- * `Int32Array` over the same memory, starting where `buf` starts): a quarter of a byte loop's
- * iterations, and so of the work that makes the runtime re-optimise it.
- *
- * @param buf the bytes (its `byteOffset` a multiple of 4)
- * @param words `new Int32Array(buf.buffer, buf.byteOffset, buf.length >> 2)`
- * @param start first byte to check
- * @param end one past the last
- * @returns true when no byte has its high bit set
- */
-export function isAsciiRange(
-  buf: Uint8Array,
-  words: Int32Array,
-  start: number,
-  end: number,
-): boolean {
-  let acc = 0;
-  let i = start;
-  const wordEnd = end >> 2;
-  let w = (start + 3) >> 2;
-  if (w < wordEnd) {
-    for (; i < w << 2; i++) acc |= buf[i];
-    for (; w < wordEnd; w++) acc |= words[w];
-    i = wordEnd << 2;
-  }
-  for (; i < end; i++) acc |= buf[i];
-  // Bit 7 of every byte position.
-  return (acc & 0x80808080) === 0;
-}
-
 /** Arrays up to this size are carved from shared slabs (see {@link pooledBytes}). */
 export const POOLED_BYTES_MAX = 32 * 1024;
 

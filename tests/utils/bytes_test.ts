@@ -3,7 +3,6 @@ import fc from "fast-check";
 import {
   concatBytes,
   fromLatin1,
-  isAsciiRange,
   latin1,
   POOLED_BYTES_MAX,
   pooledBytes,
@@ -40,34 +39,6 @@ Deno.test("concatBytes: joins in order, and returns a lone part as it is", () =>
     new Uint8Array([1, 2, 3, 4]),
   );
   assert.deepEqual(concatBytes([]), new Uint8Array(0));
-});
-
-Deno.test("isAsciiRange property: agrees with a byte-by-byte check for any range", () => {
-  fc.assert(
-    fc.property(
-      // Mostly ASCII, so that a single high byte anywhere (head, words, tail) is what decides.
-      fc.array(
-        fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 0, max: 0x7f }) }, {
-          weight: 1,
-          arbitrary: fc.integer({ min: 0x80, max: 0xff }),
-        }),
-        { maxLength: 70 },
-      ),
-      fc.nat(),
-      fc.nat(),
-      (bytes, a, b) => {
-        const buf = new Uint8Array(bytes.length + (-bytes.length & 3));
-        buf.set(bytes);
-        const words = new Int32Array(buf.buffer, 0, buf.length >> 2);
-        const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
-        const end = start + (b % (bytes.length - start + 1));
-        let expected = true;
-        for (let i = start; i < end; i++) if (buf[i] >= 0x80) expected = false;
-        assert.equal(isAsciiRange(buf, words, start, end), expected);
-      },
-    ),
-    { seed: 0xa5c11, numRuns: 20_000 },
-  );
 });
 
 Deno.test("latin1: one character per byte, across the 8 KB steps it converts in", () => {
