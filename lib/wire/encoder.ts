@@ -256,11 +256,21 @@ export function encodeCommand(
     let at = copyAscii(tag, out, 0);
     if (at >= 0) {
       out[at++] = 0x20;
-      at = copyAscii(name, out, at);
+      at = copyName(name, out, at);
     }
     for (let i = 0; i < args.length && at >= 0; i++) {
       out[at++] = 0x20;
-      at = copyArgument(args[i] as string, out, at, i, name);
+      const arg = args[i] as string;
+      // A parenthesised list (`(FLAGS)`, `(\\Seen)`) comes back as it was, command after command.
+      const known = arg.charCodeAt(0) === 0x28 ? LIST_BYTES.get(arg) : undefined;
+      if (known === undefined) {
+        const from = at;
+        at = copyArgument(arg, out, at, i, name);
+        if (at >= 0 && LIST_KNOWN.test(arg)) remember(LIST_BYTES, arg, out.slice(from, at));
+      } else {
+        out.set(known, at);
+        at += known.length;
+      }
     }
     if (at >= 0) {
       out[at] = 0x0d;
@@ -275,6 +285,35 @@ export function encodeCommand(
  * Copies `s` into `out` at `at` when it is all ASCII; returns where it ends, or -1 (nothing
  * else may be assumed written) when it is not.
  */
+/**
+ * The bytes of the command names seen (`UID FETCH`), and of the parenthesised lists of atoms
+ * (`(FLAGS)`, `(\\Seen)`): the same few come back command after command, and copying their bytes
+ * by one call, rather than by a loop over the characters, counts until V8 has optimised that loop
+ * (thousands of instructions a command in the first few hundred).
+ */
+const NAME_BYTES = new Map<string, Uint8Array>();
+const LIST_BYTES = new Map<string, Uint8Array>();
+/** Lists kept in {@link LIST_BYTES}: short, and no quoted string (text a caller may not want kept). */
+const LIST_KNOWN = /^\([^"]{0,62}\)$/;
+/** A bound on each of those: the library's own names and lists are fewer; xatom's are the caller's. */
+const KNOWN_MAX = 128;
+
+function remember(known: Map<string, Uint8Array>, text: string, bytes: Uint8Array): void {
+  if (known.size < KNOWN_MAX) known.set(text, bytes);
+}
+
+/** {@link copyAscii} for a command name, by {@link NAME_BYTES}. */
+function copyName(name: string, out: Uint8Array, at: number): number {
+  const bytes = NAME_BYTES.get(name);
+  if (bytes === undefined) {
+    const end = copyAscii(name, out, at);
+    if (end >= 0) remember(NAME_BYTES, name, out.slice(at, end));
+    return end;
+  }
+  out.set(bytes, at);
+  return at + bytes.length;
+}
+
 function copyAscii(s: string, out: Uint8Array, at: number): number {
   const n = s.length;
   for (let i = 0; i < n; i++) {

@@ -43,6 +43,27 @@ Deno.test("encoder sends atoms as they are", () => {
   }
 });
 
+Deno.test("encoder: names and lists sent again go out the same, and what is refused stays refused", () => {
+  // Names and lists of atoms are copied from bytes kept from their first use: kept bytes that
+  // shared the output buffers would show here as the later commands' bytes.
+  const lists = ["(FLAGS)", "(UID FLAGS RFC822.SIZE)", "(\\Seen \\Deleted)", "()", "(a (b) c)"];
+  for (let round = 0; round < 3; round++) {
+    lists.forEach((list, i) => {
+      assert.equal(
+        wire(encodeCommand(`A${round}${i}`, "UID FETCH", [String(i + 1), list])),
+        `A${round}${i} UID FETCH ${i + 1} ${list}\r\n`,
+      );
+      assert.equal(
+        wire(encodeCommand("B1", "XLONGER-NAME", ["1:*", list + " "])),
+        `B1 XLONGER-NAME 1:* "${list.replaceAll("\\", "\\\\")} "\r\n`,
+      );
+    });
+    assert.throws(() => encodeCommand("C1", "STORE", ["1", "(x\r\n)"]), TypeError);
+    assert.throws(() => encodeCommand("C2", "STORE", ["1", "(x {5})"]), TypeError);
+    assert.equal(wire(encodeCommand("C3", "STORE", ["1", '("a b")'])), 'C3 STORE 1 ("a b")\r\n');
+  }
+});
+
 Deno.test("encoder quotes what is not an atom, escaping quote and backslash", () => {
   const cases: [string, string][] = [
     ["My Folder", '"My Folder"'],
