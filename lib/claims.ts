@@ -111,23 +111,23 @@ function overlap(a: Claim, b: Claim): boolean {
 /** The pending commands by the kind of data they return and the messages they claim. */
 export class ClaimIndex<P> {
   /** Pending commands without a claim, by result type. */
-  #unclaimed = new Map<string, number>();
+  private _unclaimed = new Map<string, number>();
   /** One-message claims: [by sequence number, by UID]. */
-  #singles: [Map<number, P>, Map<number, P>] = [new Map(), new Map()];
+  private _singles: [Map<number, P>, Map<number, P>] = [new Map(), new Map()];
   /** Claims of more than one message, in registration order. */
-  #multi = new Map<P, Claim>();
+  private _multi = new Map<P, Claim>();
   /**
    * The claim of the only claimer, kept out of the maps until a second one comes: commands sent
    * one after another then touch no map at all.
    */
-  #solo: P | null = null;
-  #soloClaim: Claim | null = null;
+  private _solo: P | null = null;
+  private _soloClaim: Claim | null = null;
   /** How many claims the maps hold (counted: asked about every untagged FETCH). */
-  #mapped = 0;
+  private _mapped = 0;
 
   /** How many pending commands hold a claim. */
   get claimers(): number {
-    return (this.#solo === null ? 0 : 1) + this.#mapped;
+    return (this._solo === null ? 0 : 1) + this._mapped;
   }
 
   /**
@@ -140,12 +140,12 @@ export class ClaimIndex<P> {
   add(p: P, resultType: string | null, claim: Claim | null): void {
     if (resultType === null) return;
     if (claim === null) {
-      this.#unclaimed.set(resultType, (this.#unclaimed.get(resultType) ?? 0) + 1);
+      this._unclaimed.set(resultType, (this._unclaimed.get(resultType) ?? 0) + 1);
       return;
     }
     if (this.claimers === 0) {
-      this.#solo = p;
-      this.#soloClaim = claim;
+      this._solo = p;
+      this._soloClaim = claim;
     } else {
       this.#index();
       this.#put(p, claim);
@@ -154,17 +154,17 @@ export class ClaimIndex<P> {
 
   /** Moves the only claim into the maps, where the next ones go. */
   #index(): void {
-    if (this.#solo === null) return;
-    this.#put(this.#solo, this.#soloClaim!);
-    this.#solo = this.#soloClaim = null;
+    if (this._solo === null) return;
+    this.#put(this._solo, this._soloClaim!);
+    this._solo = this._soloClaim = null;
   }
 
   #put(p: P, claim: Claim): void {
     const n = claim.single;
-    if (n >= 0) this.#singles[claim.byUid ? 1 : 0].set(n, p);
-    else this.#multi.set(p, claim);
+    if (n >= 0) this._singles[claim.byUid ? 1 : 0].set(n, p);
+    else this._multi.set(p, claim);
     // Always a new entry: claims that overlap never pend together (see conflicts()).
-    this.#mapped++;
+    this._mapped++;
   }
 
   /**
@@ -179,25 +179,25 @@ export class ClaimIndex<P> {
     if (resultType === null) {
       // Nothing was recorded.
     } else if (claim === null) {
-      const c = (this.#unclaimed.get(resultType) ?? 1) - 1;
-      if (c === 0) this.#unclaimed.delete(resultType);
-      else this.#unclaimed.set(resultType, c);
-    } else if (this.#solo === p) {
-      this.#solo = this.#soloClaim = null;
+      const c = (this._unclaimed.get(resultType) ?? 1) - 1;
+      if (c === 0) this._unclaimed.delete(resultType);
+      else this._unclaimed.set(resultType, c);
+    } else if (this._solo === p) {
+      this._solo = this._soloClaim = null;
     } else if (claim.single >= 0) {
-      const m = this.#singles[claim.byUid ? 1 : 0];
-      if (m.get(claim.single) === p && m.delete(claim.single)) this.#mapped--;
-    } else if (this.#multi.delete(p)) this.#mapped--;
+      const m = this._singles[claim.byUid ? 1 : 0];
+      if (m.get(claim.single) === p && m.delete(claim.single)) this._mapped--;
+    } else if (this._multi.delete(p)) this._mapped--;
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#unclaimed.clear();
-    this.#singles[0].clear();
-    this.#singles[1].clear();
-    this.#multi.clear();
-    this.#mapped = 0;
-    this.#solo = this.#soloClaim = null;
+    this._unclaimed.clear();
+    this._singles[0].clear();
+    this._singles[1].clear();
+    this._multi.clear();
+    this._mapped = 0;
+    this._solo = this._soloClaim = null;
   }
 
   /**
@@ -209,16 +209,16 @@ export class ClaimIndex<P> {
    */
   conflicts(resultType: string | null, claim: Claim | null): boolean {
     if (resultType === null) return false;
-    if (this.#unclaimed.has(resultType)) return true;
+    if (this._unclaimed.has(resultType)) return true;
     if (resultType !== "FETCH" || this.claimers === 0) return false;
     if (claim === null) return true;
     this.#index();
-    const mine = this.#singles[claim.byUid ? 1 : 0];
-    const other = this.#singles[claim.byUid ? 0 : 1];
+    const mine = this._singles[claim.byUid ? 1 : 0];
+    const other = this._singles[claim.byUid ? 0 : 1];
     if (other.size > 0) return true;
     // Guarded: an iterator is garbage for every one of thousands of commands issued at once.
-    if (this.#multi.size > 0) {
-      for (const c of this.#multi.values()) if (overlap(claim, c)) return true;
+    if (this._multi.size > 0) {
+      for (const c of this._multi.values()) if (overlap(claim, c)) return true;
     }
     const n = claim.single;
     if (n >= 0) return mine.has(n);
@@ -235,9 +235,9 @@ export class ClaimIndex<P> {
    */
   owner(byUid: boolean, n: number): P | undefined {
     this.#index();
-    const p = this.#singles[byUid ? 1 : 0].get(n);
+    const p = this._singles[byUid ? 1 : 0].get(n);
     if (p !== undefined) return p;
-    for (const [q, c] of this.#multi) if (c.byUid === byUid && has(c, n)) return q;
+    for (const [q, c] of this._multi) if (c.byUid === byUid && has(c, n)) return q;
     return undefined;
   }
 
@@ -248,8 +248,8 @@ export class ClaimIndex<P> {
    */
   anyByUid(): boolean {
     this.#index();
-    if (this.#singles[1].size > 0) return true;
-    for (const c of this.#multi.values()) if (c.byUid) return true;
+    if (this._singles[1].size > 0) return true;
+    for (const c of this._multi.values()) if (c.byUid) return true;
     return false;
   }
 
@@ -260,8 +260,8 @@ export class ClaimIndex<P> {
    */
   anyBySeq(): boolean {
     this.#index();
-    if (this.#singles[0].size > 0) return true;
-    for (const c of this.#multi.values()) if (!c.byUid) return true;
+    if (this._singles[0].size > 0) return true;
+    for (const c of this._multi.values()) if (!c.byUid) return true;
     return false;
   }
 }

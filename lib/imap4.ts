@@ -178,28 +178,28 @@ export interface FetchStreamOptions {
 
 /** A FIFO with O(1) shift (an array's shift is O(n): 2,000 queued commands made it quadratic). */
 class Deque<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
+  private _items: (T | undefined)[] = [];
+  private _head = 0;
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this._items.length - this._head;
   }
 
   push(item: T): void {
-    this.#items.push(item);
+    this._items.push(item);
   }
 
   peek(): T | undefined {
-    return this.#items[this.#head];
+    return this._items[this._head];
   }
 
   shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
+    if (this._head >= this._items.length) return undefined;
+    const item = this._items[this._head];
+    this._items[this._head++] = undefined;
+    if (this._head > 1024 && this._head * 2 > this._items.length) {
+      this._items = this._items.slice(this._head);
+      this._head = 0;
     }
     return item;
   }
@@ -376,43 +376,43 @@ export class IMAP4 {
   tagnum = 0;
 
   #options: IMAP4Options;
-  #transport: Transport | null = null;
-  #reader: ResponseReader | null = null;
-  #timeout: number;
-  #pending = new TagTable<Pending>();
-  #finishers = new Map<string, (typ: string, data: Datum[]) => CommandResult>();
-  #autoPending = 0;
-  #queue = new Deque<Job>();
-  #scheduling = false;
-  #pumping = false;
+  private _conn: Transport | null = null;
+  private _reader: ResponseReader | null = null;
+  private _timeout: number;
+  private _pending = new TagTable<Pending>();
+  private _finishers = new Map<string, (typ: string, data: Datum[]) => CommandResult>();
+  private _autoPending = 0;
+  private _queue = new Deque<Job>();
+  private _scheduling = false;
+  private _pumping = false;
   /** A raw read (`read`, `readline`) is under way: the pump waits for it (one reader at a time). */
-  #rawReading = false;
+  private _rawReading = false;
   /** The pump was wanted during a raw read: it starts once the read ends. */
-  #pumpWanted = false;
-  #contWaiter: ContinuationWaiter | null = null;
-  #drained: (() => void)[] = [];
-  #completions: (() => void)[] = [];
-  #claims = new ClaimIndex<Pending>();
+  private _pumpWanted = false;
+  private _contWaiter: ContinuationWaiter | null = null;
+  private _drained: (() => void)[] = [];
+  private _completions: (() => void)[] = [];
+  private _claims = new ClaimIndex<Pending>();
   /** A FETCH or STORE sent while nothing pended, whose claim is not indexed (see #indexLone). */
-  #lone: Pending | null = null;
-  #loneName = "";
-  #loneArgs: readonly Arg[] | null = null;
+  private _lone: Pending | null = null;
+  private _loneName = "";
+  private _loneArgs: readonly Arg[] | null = null;
   /** Whether a write is under way; without one, a write starts at once, in the caller's turn. */
-  #writing = false;
+  private _writing = false;
   /** Bytes asked for while a write was under way: they go out together, in order, next. */
   #backlog: Uint8Array[] = [];
   /** Settles with the write of the backlog. */
   #backlogWritten: Promise<void> | null = null;
   #backlogSettle: [() => void, (e: unknown) => void] | null = null;
   /** The deadline of the write under way (one at a time), on the reader's watchdog. */
-  #writeSlot: Waiter | null = null;
+  private _writeSlot: Waiter | null = null;
   /** Where the write under way settles (see #writeNow): no closures made per write. */
-  readonly #written = (): void => {
-    this.#reader!.watchdog.stop(this.#writeSlot!);
+  private readonly _written = (): void => {
+    this._reader!.watchdog.stop(this._writeSlot!);
     this.#nextWrite();
   };
-  readonly #writeFailed = (e: unknown): never => {
-    this.#reader!.watchdog.stop(this.#writeSlot!);
+  private readonly _writeFailed = (e: unknown): never => {
+    this._reader!.watchdog.stop(this._writeSlot!);
     // After a timeout this is the timeout's error: #fail keeps the first.
     const err = this.#fail(
       new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
@@ -420,36 +420,36 @@ export class IMAP4 {
     this.#nextWrite();
     throw err;
   };
-  /** As #writeFailed, for a write whose caller does not wait for it (the connection fails). */
-  readonly #writeFailedQuietly = (e: unknown): void => {
+  /** As _writeFailed, for a write whose caller does not wait for it (the connection fails). */
+  private readonly _writeFailedQuietly = (e: unknown): void => {
     try {
-      this.#writeFailed(e);
+      this._writeFailed(e);
     } catch {
       // The connection has failed, which rejected every pending command.
     }
   };
-  #dead: IMAP4Abort | null = null;
-  #tls = false;
+  private _dead: IMAP4Abort | null = null;
+  private _tls = false;
   /** The last lines sent and received, for print_log; a one-line command is kept as it is. */
-  #recent: (string | OneLine)[] = [];
-  #recentNext = 0;
-  #encodeCache: { caps: readonly string[] | null; options: EncodeOptions } = {
+  private _recent: (string | OneLine)[] = [];
+  private _recentNext = 0;
+  private _encodeCache: { caps: readonly string[] | null; options: EncodeOptions } = {
     caps: null,
     options: {},
   };
   /** Secrets in flight (a LOGIN password, AUTHENTICATE answers), masked wherever text goes. */
   #secrets: string[] = [];
   /** Upper bounds of what `untagged_responses` holds (exact after a recount). */
-  #untaggedCount = 0;
-  readonly #maxUntagged: number;
-  readonly #maxUntaggedBytes: number;
-  #untaggedBytes = 0;
-  #idleSink: ((typ: string, datum: Datum[]) => void) | null = null;
-  #fetchSink: FetchSink | null = null;
-  #openGate: (() => void) | null = null;
-  #extraCommands: Record<string, readonly State[]> = {};
-  #onAbort: (() => void) | null = null;
-  #activeIdler: Idler | null = null;
+  private _untaggedCount = 0;
+  private readonly _maxUntagged: number;
+  private readonly _maxUntaggedBytes: number;
+  private _untaggedBytes = 0;
+  private _idleSink: ((typ: string, datum: Datum[]) => void) | null = null;
+  private _fetchSink: FetchSink | null = null;
+  private _openGate: (() => void) | null = null;
+  private _extraCommands: Record<string, readonly State[]> = {};
+  private _onAbort: (() => void) | null = null;
+  private _activeIdler: Idler | null = null;
 
   /**
    * Creates a client that is not connected yet; call {@link IMAP4.open} (or use
@@ -460,9 +460,9 @@ export class IMAP4 {
   constructor(options: IMAP4Options = {}) {
     this.#options = options;
     this.debug = options.debug ?? 0;
-    this.#timeout = options.timeout ?? DEFAULT_LIMITS.timeout;
-    this.#maxUntagged = options.maxUntaggedResponses ?? MAX_UNTAGGED;
-    this.#maxUntaggedBytes = options.maxUntaggedBytes ?? MAX_UNTAGGED_BYTES;
+    this._timeout = options.timeout ?? DEFAULT_LIMITS.timeout;
+    this._maxUntagged = options.maxUntaggedResponses ?? MAX_UNTAGGED;
+    this._maxUntaggedBytes = options.maxUntaggedBytes ?? MAX_UNTAGGED_BYTES;
     if (options.tagPrefix !== undefined && !/^[A-Za-z]{1,16}$/.test(options.tagPrefix)) {
       throw new TypeError(
         `Tag prefix must be 1 to 16 letters: ${JSON.stringify(options.tagPrefix)}`,
@@ -505,7 +505,7 @@ export class IMAP4 {
     checkPort(port);
     this.host = host;
     this.port = port;
-    const transports = await this.#transports();
+    const transports = await this.#factory();
     await this._start(() => transports.connect({ hostname: host, port }));
   }
 
@@ -518,48 +518,48 @@ export class IMAP4 {
     const transport = await this.#withTimeout(connect(), "Timed out connecting to the server");
     this.#attach(transport);
     if (signal) {
-      this.#onAbort = () =>
+      this._onAbort = () =>
         this.#fail(new IMAP4Abort("Connection aborted by signal", { cause: signal.reason }));
-      signal.addEventListener("abort", this.#onAbort, { once: true });
+      signal.addEventListener("abort", this._onAbort, { once: true });
     }
     try {
       await this.#greeting();
     } catch (e) {
       this.#fail(e);
-      throw this.#dead ?? e;
+      throw this._dead ?? e;
     }
   }
 
-  async #transports(): Promise<TransportFactory> {
+  async #factory(): Promise<TransportFactory> {
     return this.#options.transports ?? await getTransports();
   }
 
   #attach(transport: Transport): void {
-    this.#reader?.dispose();
-    this.#transport = transport;
+    this._reader?.dispose();
+    this._conn = transport;
     const reader: ResponseReader = new ResponseReader(transport, {
-      timeout: this.#timeout,
+      timeout: this._timeout,
       maxLineLength: this.#options.maxLineLength ?? DEFAULT_LIMITS.maxLineLength,
       maxLiteralSize: this.#options.maxLiteralSize ?? DEFAULT_LIMITS.maxLiteralSize,
       maxResponseSize: this.#options.maxResponseSize ?? DEFAULT_LIMITS.maxResponseSize,
       minLiteralRate: this.#options.minLiteralRate ?? DEFAULT_LIMITS.minLiteralRate,
     }, (error) => {
       // Failing closes the transport, which settles the read that timed out.
-      if (this.#reader === reader) this.#fail(error);
+      if (this._reader === reader) this.#fail(error);
     });
-    this.#reader = reader;
-    this.#writeSlot = reader.watchdog.slot(this.#writeTimedOut);
+    this._reader = reader;
+    this._writeSlot = reader.watchdog.slot(this._writeTimedOut);
   }
 
   async #withTimeout<T>(p: Promise<T>, message: string): Promise<T> {
     let cancel: CancelTimer | undefined;
     let timedOut = false;
     const t = new Promise<never>((_, reject) => {
-      if (this.#timeout === Infinity) return;
+      if (this._timeout === Infinity) return;
       cancel = startTimer(() => {
         timedOut = true;
         reject(new IMAP4Abort(message));
-      }, this.#timeout);
+      }, this._timeout);
     });
     try {
       return await Promise.race([p, t]);
@@ -579,7 +579,7 @@ export class IMAP4 {
   }
 
   async #greeting(): Promise<void> {
-    const r = await this.#reader!.readResponse();
+    const r = await this._reader!.readResponse();
     const line = r!.lines[0];
     this.welcome = line;
     if (line.startsWith("* BYE")) {
@@ -589,7 +589,7 @@ export class IMAP4 {
       throw new IMAP4Abort(`Cannot parse greeting: ${JSON.stringify(line.slice(0, 200))}`);
     }
     this.#dispatch(line, r!);
-    if ("PREAUTH" in this.untagged_responses && this.#options.requireTls && !this.#tls) {
+    if ("PREAUTH" in this.untagged_responses && this.#options.requireTls && !this._tls) {
       throw new IMAP4Abort("Server sent PREAUTH without TLS, and requireTls is set: refusing");
     }
     if ("PREAUTH" in this.untagged_responses) this.state = "AUTH";
@@ -1005,7 +1005,7 @@ export class IMAP4 {
    */
   async logout(): Promise<CommandResult> {
     // An IDLE still running holds the connection: end it first, or LOGOUT would wait forever.
-    if (this.#activeIdler) await this.#activeIdler.done().catch(() => {});
+    if (this._activeIdler) await this._activeIdler.done().catch(() => {});
     this.state = "LOGOUT";
     try {
       return await this.#simple("LOGOUT", []);
@@ -1232,17 +1232,17 @@ export class IMAP4 {
    */
   async starttls(options: TlsConnectOptions = {}): Promise<CommandResult> {
     const name = "STARTTLS";
-    if (this.#tls) throw new IMAP4Error("TLS session already established");
+    if (this._tls) throw new IMAP4Error("TLS session already established");
     if (!this.capabilities.includes(name)) throw new IMAP4Error("TLS not supported by server");
     this.#checkState(name);
-    const transport = this.#transport;
+    const transport = this._conn;
     if (!transport?.startTls) throw new IMAP4Error("This transport cannot start TLS");
     return await this.#exclusive(async () => {
       const [typ, dat] = await this.#execute(name, []);
       if (typ !== "OK") {
         throw new IMAP4Error("Couldn't establish TLS session", { command: name, status: typ });
       }
-      if (this.#reader!.buffered > 0 || this.#reader!.reading) {
+      if (this._reader!.buffered > 0 || this._reader!.reading) {
         throw this.#fail(
           new IMAP4Abort("Server sent data after its STARTTLS OK: refusing to continue"),
         );
@@ -1264,7 +1264,7 @@ export class IMAP4 {
           }),
         );
       }
-      this.#tls = true;
+      this._tls = true;
       // Nothing learnt in plaintext can be trusted (RFC 3501 §6.2.1).
       this.untagged_responses = {};
       this.capabilities = [];
@@ -1399,8 +1399,8 @@ export class IMAP4 {
     if (!/^[A-Z0-9._-]+$/.test(cmd)) {
       return Promise.reject(new TypeError(`Command name is not an atom: ${JSON.stringify(name)}`));
     }
-    if (!(cmd in Commands) && !(cmd in this.#extraCommands)) {
-      this.#extraCommands[cmd] = [this.state];
+    if (!(cmd in Commands) && !(cmd in this._extraCommands)) {
+      this._extraCommands[cmd] = [this.state];
     }
     return this.#simple(cmd, args);
   }
@@ -1449,7 +1449,7 @@ export class IMAP4 {
       const reg = this.#register(
         name,
         (t, d) => {
-          if (this.#fetchSink === sink) this.#fetchSink = null;
+          if (this._fetchSink === sink) this._fetchSink = null;
           return [t, d];
         },
         false,
@@ -1461,7 +1461,7 @@ export class IMAP4 {
       sink.tag = pending.tag;
       done = reg.done;
       done.then(() => sink.wake?.(), () => sink.wake?.());
-      this.#fetchSink = sink;
+      this._fetchSink = sink;
       await this.#writeCommand(pending, this.#encode(pending.tag, wire, args));
     });
     try {
@@ -1478,7 +1478,7 @@ export class IMAP4 {
           yield item.data;
           continue;
         }
-        if (pending.done || this.#dead) break;
+        if (pending.done || this._dead) break;
         await new Promise<void>((r) => (sink.wake = r));
       }
       const [typ, dat] = await done;
@@ -1493,7 +1493,7 @@ export class IMAP4 {
       sink.items = [];
       this.#resumePump();
       await done.catch(() => {});
-      if (this.#fetchSink === sink) this.#fetchSink = null;
+      if (this._fetchSink === sink) this._fetchSink = null;
     }
   }
 
@@ -1542,10 +1542,10 @@ export class IMAP4 {
         return;
       }
       const idler = new Idler(this, pending, done, duration);
-      this.#activeIdler = idler;
+      this._activeIdler = idler;
       ready(idler);
       await idler.finished;
-      if (this.#activeIdler === idler) this.#activeIdler = null;
+      if (this._activeIdler === idler) this._activeIdler = null;
     }).catch(failed);
     return await started;
   }
@@ -1558,17 +1558,17 @@ export class IMAP4 {
     if (pending.done) return "done";
     this.#throwIfDead();
     let got: [string, Datum[]] | null = null;
-    this.#idleSink = (typ, datum) => {
+    this._idleSink = (typ, datum) => {
       got = [typ, datum];
     };
     try {
-      const r = await this.#reader!.readResponse(wait, true);
+      const r = await this._reader!.readResponse(wait, true);
       if (r === null) return null;
       this.#dispatch(r.lines[0], r);
     } catch (e) {
       throw this.#fail(e);
     } finally {
-      this.#idleSink = null;
+      this._idleSink = null;
     }
     if (pending.done) return "done";
     return got;
@@ -1579,7 +1579,7 @@ export class IMAP4 {
     if (!pending.done) {
       await this.#writeRaw(textEncoder.encode("DONE\r\n"), "DONE");
       pending.manual = false;
-      this.#autoPending++;
+      this._autoPending++;
       this.#ensurePump();
     }
     return await done;
@@ -1599,7 +1599,7 @@ export class IMAP4 {
   async read(size: number): Promise<Uint8Array> {
     this.#beginRawRead("read");
     try {
-      return await this.#reader!.readExactly(size);
+      return await this._reader!.readExactly(size);
     } catch (e) {
       throw this.#fail(e);
     } finally {
@@ -1617,7 +1617,7 @@ export class IMAP4 {
   async readline(): Promise<Uint8Array> {
     this.#beginRawRead("readline");
     try {
-      return await this.#reader!.readLine();
+      return await this._reader!.readLine();
     } catch (e) {
       throw this.#fail(e);
     } finally {
@@ -1633,22 +1633,22 @@ export class IMAP4 {
    */
   #beginRawRead(name: string): void {
     this.#throwIfDead();
-    if (this.#pumping || this.#rawReading) {
+    if (this._pumping || this._rawReading) {
       throw new IMAP4Error(
         `${name}() cannot read now: ${
-          this.#rawReading
+          this._rawReading
             ? "another read() or readline() is under way"
             : "the answers of pending commands are being read (await them first)"
         }`,
       );
     }
-    this.#rawReading = true;
+    this._rawReading = true;
   }
 
   #endRawRead(): void {
-    this.#rawReading = false;
-    if (this.#pumpWanted) {
-      this.#pumpWanted = false;
+    this._rawReading = false;
+    if (this._pumpWanted) {
+      this._pumpWanted = false;
       this.#ensurePump();
     }
   }
@@ -1666,8 +1666,8 @@ export class IMAP4 {
   /** Closes the connection without logging out (imaplib's `shutdown`). Never throws. */
   async shutdown(): Promise<void> {
     this.state = "LOGOUT";
-    if (!this.#dead) this.#fail(new IMAP4Abort("Connection closed"), false);
-    const t = this.#transport;
+    if (!this._dead) this.#fail(new IMAP4Abort("Connection closed"), false);
+    const t = this._conn;
     if (t) await t.close();
   }
 
@@ -1677,22 +1677,76 @@ export class IMAP4 {
    * @returns the transport in use
    */
   socket(): Transport {
-    if (!this.#transport) throw new IMAP4Error("Not connected");
-    return this.#transport;
+    if (!this._conn) throw new IMAP4Error("Not connected");
+    return this._conn;
   }
 
   /** Prints the last wire lines (secrets masked) to stderr, as imaplib's `print_log`. */
   print_log(): void {
-    const n = this.#recent.length;
+    const n = this._recent.length;
     for (let i = 0; i < n; i++) {
-      const entry = this.#recent[(this.#recentNext + i) % n];
+      const entry = this._recent[(this._recentNext + i) % n];
       console.error(typeof entry === "string" ? entry : `C: ${entry.log}`);
     }
   }
 
+  /**
+   * What `JSON.stringify` gives, and what `console.log` and `Deno.inspect` (or Node's
+   * `util.inspect`) show: imaplib's public attributes. The internals stay out: their buffers may
+   * hold what a server echoed, a password included.
+   *
+   * @returns the public attributes
+   */
+  toJSON(): Record<string, unknown> {
+    return {
+      host: this.host,
+      port: this.port,
+      state: this.state,
+      welcome: this.welcome,
+      capabilities: this.capabilities,
+      PROTOCOL_VERSION: this.PROTOCOL_VERSION,
+      utf8_enabled: this.utf8_enabled,
+      is_readonly: this.is_readonly,
+      tagpre: this.tagpre,
+      tagnum: this.tagnum,
+      debug: this.debug,
+      untagged_responses: this.untagged_responses,
+    };
+  }
+
+  /**
+   * Deno's inspection: {@link toJSON}.
+   *
+   * @param inspect Deno's `inspect`
+   * @param options its options
+   * @returns the text shown
+   */
+  [Symbol.for("Deno.customInspect")](
+    inspect: (value: unknown, options: unknown) => string,
+    options: unknown,
+  ): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
+  }
+
+  /**
+   * Node's inspection: {@link toJSON}.
+   *
+   * @param _depth how deep the inspection is
+   * @param options its options
+   * @param inspect Node's `util.inspect`
+   * @returns the text shown
+   */
+  [Symbol.for("nodejs.util.inspect.custom")](
+    _depth: number,
+    options: unknown,
+    inspect: (value: unknown, options: unknown) => string,
+  ): string {
+    return `${this.constructor.name} ${inspect(this.toJSON(), options)}`;
+  }
+
   /** Logs out (ignoring errors) and closes: `await using M = ...`. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.state !== "LOGOUT" && !this.#dead) {
+    if (this.state !== "LOGOUT" && !this._dead) {
       try {
         await this.logout();
       } catch {
@@ -1706,11 +1760,11 @@ export class IMAP4 {
   // Machinery
 
   #throwIfDead(): void {
-    if (this.#dead) throw this.#closedError();
+    if (this._dead) throw this.#closedError();
   }
 
   #closedError(): IMAP4Abort {
-    const dead = this.#dead;
+    const dead = this._dead;
     return new IMAP4Abort(`Connection is closed: ${dead?.message ?? "not connected"}`, {
       cause: dead,
     });
@@ -1718,7 +1772,7 @@ export class IMAP4 {
 
   #checkState(name: string): void {
     this.#throwIfDead();
-    const states = Commands[name] ?? this.#extraCommands[name];
+    const states = Commands[name] ?? this._extraCommands[name];
     if (states && !states.includes(this.state)) {
       throw new IMAP4Error(
         `Command ${name} illegal in state ${this.state}, only allowed in states ${
@@ -1731,10 +1785,10 @@ export class IMAP4 {
 
   /** The finisher that pops the untagged data of `name`; one per name, made once. */
   #pop(name: string): (typ: string, data: Datum[]) => CommandResult {
-    let f = this.#finishers.get(name);
+    let f = this._finishers.get(name);
     if (f === undefined) {
       f = (typ, data) => this.#untaggedResponse(typ, data, name);
-      this.#finishers.set(name, f);
+      this._finishers.set(name, f);
     }
     return f;
   }
@@ -1750,18 +1804,18 @@ export class IMAP4 {
 
   #appendUntagged(typ: string, dat: Datum): void {
     const size = typeof dat === "string" ? dat.length : datumSize(dat);
-    const maxCount = this.#maxUntagged;
-    const maxBytes = this.#maxUntaggedBytes;
-    if (this.#untaggedCount >= maxCount || this.#untaggedBytes + size > maxBytes) {
+    const maxCount = this._maxUntagged;
+    const maxBytes = this._maxUntaggedBytes;
+    if (this._untaggedCount >= maxCount || this._untaggedBytes + size > maxBytes) {
       // The counters only grow (claimed data is not subtracted): recount, then judge.
-      this.#untaggedCount = this.#untaggedBytes = 0;
+      this._untaggedCount = this._untaggedBytes = 0;
       for (const items of Object.values(this.untagged_responses)) {
         for (const d of items) {
-          this.#untaggedCount++;
-          this.#untaggedBytes += datumSize(d);
+          this._untaggedCount++;
+          this._untaggedBytes += datumSize(d);
         }
       }
-      if (this.#untaggedCount >= maxCount || this.#untaggedBytes + size > maxBytes) {
+      if (this._untaggedCount >= maxCount || this._untaggedBytes + size > maxBytes) {
         throw this.#fail(
           new IMAP4Abort(
             `Unclaimed untagged responses exceed ${maxCount} items or ${maxBytes} bytes`,
@@ -1769,8 +1823,8 @@ export class IMAP4 {
         );
       }
     }
-    this.#untaggedCount++;
-    this.#untaggedBytes += size;
+    this._untaggedCount++;
+    this._untaggedBytes += size;
     const ur = this.untagged_responses;
     const list = ur[typ];
     if (list) list.push(dat);
@@ -1813,8 +1867,8 @@ export class IMAP4 {
       return this.#sendQueued(name, args, finish, pipelineName, tag, cmd);
     }
     if (
-      this.#pending.size === 0 && !this.#pumping && !this.#writing && !this.#scheduling &&
-      this.#queue.length === 0 && !this.#rawReading && this.#contWaiter === null
+      this._pending.size === 0 && !this._pumping && !this._writing && !this._scheduling &&
+      this._queue.length === 0 && !this._rawReading && this._contWaiter === null
     ) return this.#direct(name, args, finish, pipelineName, tag, n, cmd);
     // The common case runs to the end of this function: V8 optimises a function sooner when
     // its calls do.
@@ -1848,18 +1902,18 @@ export class IMAP4 {
     const resultType = RESULT_TYPES[pipelineName] ?? null;
     const fetching = resultType === "FETCH";
     // With nothing pending nothing can conflict: no claim is worked out before the write.
-    const idle = this.#pending.size === 0;
+    const idle = this._pending.size === 0;
     let claim: Claim | null = null;
     // Behind a write under way (commands issued all at once) it cannot go now anyway: it is
     // queued as it is, and the scheduler does the rest in batches, each written as soon as it is
     // ready, while the server works on the one before.
-    const queue = this.#writing || this.#scheduling || this.#queue.length > 0;
+    const queue = this._writing || this._scheduling || this._queue.length > 0;
     if (!queue && !idle) {
       this.#indexLone();
       if (fetching) claim = claimOf(pipelineName, args);
     }
-    if (queue || (!idle && this.#claims.conflicts(resultType, claim))) {
-      this.#queue.push({
+    if (queue || (!idle && this._claims.conflicts(resultType, claim))) {
+      this._queue.push({
         exclusive: false,
         resultType,
         // Queued without a look at what pends, its claim is worked out when it is its turn.
@@ -1897,10 +1951,10 @@ export class IMAP4 {
       // Alone, a FETCH's claim is not needed: it is worked out only if another command comes
       // while this one pends (#indexLone), which one after another never happens.
       if (fetching && idle) {
-        this.#lone = pending;
-        this.#loneName = pipelineName;
-        this.#loneArgs = args;
-      } else this.#claims.add(pending, resultType, claim);
+        this._lone = pending;
+        this._loneName = pipelineName;
+        this._loneArgs = args;
+      } else this._claims.add(pending, resultType, claim);
       this.#logCommand(cmd);
       this.#ensurePump();
     }
@@ -1927,19 +1981,19 @@ export class IMAP4 {
     // The bytes go first, as in #sendOne. Nothing else is being written. The write needs no
     // deadline of its own: the read below starts at once with the connection's, and a write that
     // hangs leaves it waiting until that fails the connection, which settles the write.
-    this.#writing = true;
-    this.#transport!.write(cmd.line!).then(this.#written, this.#writeFailedQuietly);
+    this._writing = true;
+    this._conn!.write(cmd.line!).then(this._written, this._writeFailedQuietly);
     const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
     const pending = this.#enrol(name, finish, false, tag, resultType, null, null, null, num);
     if (resultType === "FETCH") {
-      this.#lone = pending;
-      this.#loneName = pipelineName;
-      this.#loneArgs = args;
-    } else this.#claims.add(pending, resultType, null);
+      this._lone = pending;
+      this._loneName = pipelineName;
+      this._loneArgs = args;
+    } else this._claims.add(pending, resultType, null);
     this.#logCommand(cmd);
     // The pump stays off until this command has its answer.
-    this.#pumping = true;
-    const reader = this.#reader!;
+    this._pumping = true;
+    const reader = this._reader!;
     try {
       while (!pending.done) {
         const line = reader.takeLine();
@@ -1954,7 +2008,7 @@ export class IMAP4 {
       // Fails the connection, which fails this command with the others.
       this.#fail(e);
     }
-    this.#pumping = false;
+    this._pumping = false;
     this.#ensurePump();
     if (pending.value === null) throw pending.error;
     return pending.value;
@@ -1998,7 +2052,7 @@ export class IMAP4 {
   #mustWait(job: Job): boolean {
     this.#indexLone();
     if (job.claim === UNKNOWN_CLAIM) job.claim = claimOf(job.batch!.pipelineName, job.batch!.args);
-    return this.#claims.conflicts(job.resultType, job.claim);
+    return this._claims.conflicts(job.resultType, job.claim);
   }
 
   #newTag(): string {
@@ -2056,9 +2110,9 @@ export class IMAP4 {
         job.reject(e);
       }
       // The next one joins this write unless it must wait for one of these (same kind of data).
-      const next = this.#queue.peek();
+      const next = this._queue.peek();
       if (next?.batch === undefined || size >= limit || this.#mustWait(next)) break;
-      job = this.#queue.shift();
+      job = this._queue.shift();
     }
     if (parts.length === 0) return Promise.resolve();
     // The read is issued while the write completes, so an answer is taken as soon as it lands.
@@ -2070,10 +2124,10 @@ export class IMAP4 {
   #encodeOptions(): EncodeOptions {
     // Recomputed only when the capabilities or the UTF-8 mode change (on every command it was
     // two linear scans of a hundred capabilities).
-    const cached = this.#encodeCache;
+    const cached = this._encodeCache;
     if (cached.caps !== this.capabilities || cached.options.utf8 !== this.utf8_enabled) {
       const caps = this.capabilities;
-      this.#encodeCache = {
+      this._encodeCache = {
         caps,
         options: {
           utf8: this.utf8_enabled,
@@ -2082,7 +2136,7 @@ export class IMAP4 {
         },
       };
     }
-    return this.#encodeCache.options;
+    return this._encodeCache.options;
   }
 
   #encode(tag: string, name: string, args: readonly Arg[]): EncodedCommand {
@@ -2116,7 +2170,7 @@ export class IMAP4 {
     claim: Claim | null = null,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({
+      this._queue.push({
         exclusive,
         resultType,
         claim,
@@ -2133,8 +2187,8 @@ export class IMAP4 {
    * (`Promise.all`) are queued before the first is written, and go out in one write.
    */
   #kick(): void {
-    if (this.#scheduling) return;
-    this.#scheduling = true;
+    if (this._scheduling) return;
+    this._scheduling = true;
     queueMicrotask(() => void this.#schedule());
   }
 
@@ -2142,19 +2196,19 @@ export class IMAP4 {
     // The first batch is small, so that the server has work while the next ones are registered.
     let limit = BATCH_FIRST;
     try {
-      while (this.#queue.length > 0) {
-        const job = this.#queue.shift()!;
-        if (this.#dead) {
+      while (this._queue.length > 0) {
+        const job = this._queue.shift()!;
+        if (this._dead) {
           job.reject(this.#closedError());
           continue;
         }
-        if (job.exclusive && this.#pending.size > 0) {
-          await new Promise<void>((r) => this.#drained.push(r));
+        if (job.exclusive && this._pending.size > 0) {
+          await new Promise<void>((r) => this._drained.push(r));
         }
-        while (!this.#dead && this.#mustWait(job)) {
-          await new Promise<void>((r) => this.#completions.push(r));
+        while (!this._dead && this.#mustWait(job)) {
+          await new Promise<void>((r) => this._completions.push(r));
         }
-        if (this.#dead) {
+        if (this._dead) {
           job.reject(this.#closedError());
           continue;
         }
@@ -2164,7 +2218,7 @@ export class IMAP4 {
         } else await job.run!();
       }
     } finally {
-      this.#scheduling = false;
+      this._scheduling = false;
     }
   }
 
@@ -2189,7 +2243,7 @@ export class IMAP4 {
       });
     }
     const pending = this.#enrol(name, finish, manual, tag, resultType, claim, resolve!, reject!);
-    this.#claims.add(pending, resultType, claim);
+    this._claims.add(pending, resultType, claim);
     return { pending, done };
   }
 
@@ -2198,12 +2252,12 @@ export class IMAP4 {
    * command is checked against the pending ones or joins them.
    */
   #indexLone(): void {
-    const p = this.#lone;
+    const p = this._lone;
     if (p === null) return;
-    this.#lone = null;
-    p.claim = claimOf(this.#loneName, this.#loneArgs!);
-    this.#loneArgs = null;
-    this.#claims.add(p, p.resultType, p.claim);
+    this._lone = null;
+    p.claim = claimOf(this._loneName, this._loneArgs!);
+    this._loneArgs = null;
+    this._claims.add(p, p.resultType, p.claim);
   }
 
   /**
@@ -2226,7 +2280,7 @@ export class IMAP4 {
 
   /**
    * Records an admitted command as pending; its answer can be dispatched from now on. The caller
-   * indexes its claim (#claims.add), or keeps it aside as the lone one (see #sendOne).
+   * indexes its claim (_claims.add), or keeps it aside as the lone one (see #sendOne).
    */
   #enrol(
     name: string,
@@ -2239,7 +2293,7 @@ export class IMAP4 {
     reject: ((e: unknown) => void) | null,
     num: number = this.#tagNumber(tag, tag.length),
   ): Pending {
-    if (this.#lone !== null) this.#indexLone();
+    if (this._lone !== null) this.#indexLone();
     const pending: Pending = {
       tag,
       num,
@@ -2255,9 +2309,9 @@ export class IMAP4 {
       resultType,
       claim,
     };
-    this.#pending.set(pending.num, pending);
-    if (!manual) this.#autoPending++;
-    if (this.#openGate !== null) this.#resumePump();
+    this._pending.set(pending.num, pending);
+    if (!manual) this._autoPending++;
+    if (this._openGate !== null) this.#resumePump();
     return pending;
   }
 
@@ -2298,9 +2352,9 @@ export class IMAP4 {
     // With nothing under way the bytes go to the transport now: a hop through a chain would put
     // every microtask already queued between the caller and the socket.
     let written: Promise<void>;
-    if (this.#writing) written = this.#writeLater(bytes);
+    if (this._writing) written = this.#writeLater(bytes);
     else {
-      this.#writing = true;
+      this._writing = true;
       written = this.#writeNow(bytes, quiet);
     }
     return written;
@@ -2324,7 +2378,7 @@ export class IMAP4 {
     const parts = this.#backlog;
     const settle = this.#backlogSettle;
     if (parts.length === 0 || settle === null) {
-      this.#writing = false;
+      this._writing = false;
       return;
     }
     this.#backlog = [];
@@ -2334,21 +2388,21 @@ export class IMAP4 {
   }
 
   #writeNow(bytes: Uint8Array, quiet: boolean): Promise<void> {
-    if (this.#dead) {
+    if (this._dead) {
       const err = this.#closedError();
       // Later writes are refused the same way.
       this.#nextWrite();
       return quiet ? Promise.resolve() : Promise.reject(err);
     }
-    const writing = this.#transport!.write(bytes);
+    const writing = this._conn!.write(bytes);
     // Past the deadline the connection fails, which closes the transport and so settles the
     // write: the write slot does what a race would, without a promise per write. (Started once
     // the bytes are on their way: nothing can settle the write before this turn ends.)
-    this.#reader!.watchdog.start(this.#writeSlot!, Date.now() + this.#timeout);
-    return writing.then(this.#written, quiet ? this.#writeFailedQuietly : this.#writeFailed);
+    this._reader!.watchdog.start(this._writeSlot!, Date.now() + this._timeout);
+    return writing.then(this._written, quiet ? this._writeFailedQuietly : this._writeFailed);
   }
 
-  readonly #writeTimedOut = (): void => {
+  private readonly _writeTimedOut = (): void => {
     this.#fail(new IMAP4Abort("Timed out writing to the server"));
   };
 
@@ -2357,20 +2411,20 @@ export class IMAP4 {
     if (pending.done) return Promise.resolve(null);
     this.#throwIfDead();
     return new Promise<string | null>((resolve) => {
-      this.#contWaiter = { pending, resolve };
+      this._contWaiter = { pending, resolve };
       this.#ensurePump();
     });
   }
 
   #ensurePump(): void {
-    if (this.#pumping || this.#dead) return;
-    if (this.#rawReading) {
-      this.#pumpWanted = true;
+    if (this._pumping || this._dead) return;
+    if (this._rawReading) {
+      this._pumpWanted = true;
       return;
     }
-    if (this.#autoPending === 0 && this.#contWaiter === null) return;
-    this.#pumping = true;
-    this.#pump();
+    if (this._autoPending === 0 && this._contWaiter === null) return;
+    this._pumping = true;
+    this._pump();
   }
 
   /**
@@ -2379,19 +2433,19 @@ export class IMAP4 {
    * or for a stream's consumer) and is called again by what it waited for: a plain function and
    * handlers made once, not an async function started for every command.
    */
-  readonly #pump = (): void => {
+  private readonly _pump = (): void => {
     try {
-      while (!this.#dead && (this.#autoPending > 0 || this.#contWaiter !== null)) {
-        if (this.#fetchSink !== null && this.#mustPause()) {
+      while (!this._dead && (this._autoPending > 0 || this._contWaiter !== null)) {
+        if (this._fetchSink !== null && this.#mustPause()) {
           // Resumed in a later turn by #resumePump, never inside the caller that opened it.
-          new Promise<void>((r) => (this.#openGate = r)).then(this.#pump);
+          new Promise<void>((r) => (this._openGate = r)).then(this._pump);
           return;
         }
         // A response already buffered is taken without a wait; one that arrives whole costs
         // one wait for bytes. Most are one line of text, taken as a string.
-        const reader = this.#reader!;
+        const reader = this._reader!;
         if (reader.buffered === 0) {
-          reader.fillThen(this.#pump, this.#pumpFailed);
+          reader.fillThen(this._pump, this._pumpFailed);
           return;
         }
         const line = reader.takeLine();
@@ -2401,7 +2455,7 @@ export class IMAP4 {
         }
         const r = reader.takeResponse();
         if (r === null) {
-          reader.readResponse().then(this.#pumpResponse, this.#pumpFailed);
+          reader.readResponse().then(this._pumpResponse, this._pumpFailed);
           return;
         }
         this.#dispatch(r.lines[0], r);
@@ -2409,23 +2463,23 @@ export class IMAP4 {
     } catch (e) {
       this.#fail(e);
     }
-    this.#pumping = false;
+    this._pumping = false;
   };
 
   /** Dispatches a response the pump waited for, then pumps on. */
-  readonly #pumpResponse = (r: Response | null): void => {
+  private readonly _pumpResponse = (r: Response | null): void => {
     try {
       this.#dispatch(r!.lines[0], r);
     } catch (e) {
-      this.#pumpFailed(e);
+      this._pumpFailed(e);
       return;
     }
-    this.#pump();
+    this._pump();
   };
 
-  readonly #pumpFailed = (e: unknown): void => {
+  private readonly _pumpFailed = (e: unknown): void => {
     this.#fail(e);
-    this.#pumping = false;
+    this._pumping = false;
   };
 
   /**
@@ -2434,14 +2488,14 @@ export class IMAP4 {
    * so it can never deadlock).
    */
   #mustPause(): boolean {
-    const s = this.#fetchSink;
-    return s !== null && !s.discard && s.bytes >= s.highWaterMark && this.#pending.size === 1 &&
-      this.#queue.length === 0 && this.#contWaiter === null;
+    const s = this._fetchSink;
+    return s !== null && !s.discard && s.bytes >= s.highWaterMark && this._pending.size === 1 &&
+      this._queue.length === 0 && this._contWaiter === null;
   }
 
   #resumePump(): void {
-    const g = this.#openGate;
-    this.#openGate = null;
+    const g = this._openGate;
+    this._openGate = null;
     g?.();
   }
 
@@ -2455,9 +2509,9 @@ export class IMAP4 {
       line.length <= 200 && this.#secrets.length === 0 && this.debug < 4 &&
       !this.#options.logger
     ) {
-      const at = this.#recentNext;
-      this.#recent[at] = "S: " + line;
-      this.#recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
+      const at = this._recentNext;
+      this._recent[at] = "S: " + line;
+      this._recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
     } else this.#logServer(line, r);
     if (line.charCodeAt(0) === 0x2a && line.charCodeAt(1) === 0x20) {
       // "* TYPE data" or "* N TYPE data" (imaplib's Untagged_response / Untagged_status).
@@ -2473,8 +2527,8 @@ export class IMAP4 {
       if (number !== "") dat = dat === "" ? number : `${number} ${dat}`;
       // The common case: one line, and no IDLE, stream or second claimer to hand it to.
       if (
-        (r === null || r.literals.length === 0) && this.#idleSink === null &&
-        this.#fetchSink === null && (typ !== "FETCH" || this.#claims.claimers < 2)
+        (r === null || r.literals.length === 0) && this._idleSink === null &&
+        this._fetchSink === null && (typ !== "FETCH" || this._claims.claimers < 2)
       ) {
         this.#appendUntagged(typ, dat);
       } else if (this.#divert(typ, number, line, r, dat)) return;
@@ -2485,21 +2539,21 @@ export class IMAP4 {
     if (line === "+" || line.startsWith("+ ")) {
       const text = line.length > 2 ? line.slice(2) : "";
       this.continuation_response = text;
-      const w = this.#contWaiter;
+      const w = this._contWaiter;
       if (!w) {
         throw this.#fail(
           new IMAP4Abort(`Unexpected continuation request: ${JSON.stringify(line.slice(0, 200))}`),
         );
       }
-      this.#contWaiter = null;
+      this._contWaiter = null;
       w.resolve(text);
       return;
     }
     const sp = line.indexOf(" ");
     // Answers mostly come in order: the oldest command's tag is tried before the tag is parsed.
-    let pending = this.#pending.oldest();
+    let pending = this._pending.oldest();
     if (pending === undefined || sp !== pending.tag.length || !line.startsWith(pending.tag)) {
-      pending = this.#pending.get(this.#tagNumber(line, sp === -1 ? line.length : sp));
+      pending = this._pending.get(this.#tagNumber(line, sp === -1 ? line.length : sp));
     }
     if (!pending) {
       throw this.#fail(
@@ -2526,7 +2580,13 @@ export class IMAP4 {
    * or a claimer takes. Returns true when it was handed over, false once appended as imaplib
    * would.
    */
-  #divert(typ: string, number: string, line: string, r: Response | null, dat: string): boolean {
+  #divert(
+    typ: string,
+    number: string,
+    line: string,
+    r: Response | null,
+    dat: string,
+  ): boolean {
     let items: Datum[];
     if (r === null || r.literals.length === 0) items = [dat];
     else {
@@ -2535,17 +2595,17 @@ export class IMAP4 {
       items.push(r.lines[r.lines.length - 1]);
     }
 
-    if (this.#idleSink && typ !== "BYE") {
-      this.#idleSink(typ, items);
+    if (this._idleSink && typ !== "BYE") {
+      this._idleSink(typ, items);
       return true;
     }
     // Routing needs two claimers; one command at a time keeps imaplib's semantics.
     if (
-      typ === "FETCH" && this.#claims.claimers >= 2 && this.#routeFetch(number, line, r, items)
+      typ === "FETCH" && this._claims.claimers >= 2 && this.#routeFetch(number, line, r, items)
     ) {
       return true;
     }
-    const sink = this.#fetchSink;
+    const sink = this._fetchSink;
     if (sink !== null && typ === "FETCH") {
       if (!sink.discard) {
         let size = line.length;
@@ -2564,7 +2624,7 @@ export class IMAP4 {
 
   /** An untagged BYE: the answer to LOGOUT, or the end of the connection. */
   #bye(dat: string): void {
-    for (const p of this.#pending.values()) {
+    for (const p of this._pending.values()) {
       if (p.logout) {
         const bye = this.untagged_responses["BYE"];
         delete this.untagged_responses["BYE"];
@@ -2572,7 +2632,7 @@ export class IMAP4 {
         return;
       }
     }
-    if (this.state !== "LOGOUT" || this.#pending.size > 0) {
+    if (this.state !== "LOGOUT" || this._pending.size > 0) {
       throw this.#fail(
         new IMAP4Abort(`Server said BYE: ${JSON.stringify(dat.slice(0, 200))}`, {
           status: "BYE",
@@ -2584,16 +2644,16 @@ export class IMAP4 {
   /** Gives a FETCH response to the pending FETCH or STORE that asked for its message. */
   #routeFetch(number: string, line: string, r: Response | null, items: Datum[]): boolean {
     let owner: Pending | undefined;
-    if (this.#claims.anyByUid()) {
+    if (this._claims.anyByUid()) {
       const text = r === null || r.lines.length === 1 ? line : r.lines.join(" ");
       const uid = uidOf(text);
-      if (uid >= 0) owner = this.#claims.owner(true, uid);
+      if (uid >= 0) owner = this._claims.owner(true, uid);
     }
-    if (owner === undefined && this.#claims.anyBySeq()) {
-      owner = this.#claims.owner(false, Number(number));
+    if (owner === undefined && this._claims.anyBySeq()) {
+      owner = this._claims.owner(false, Number(number));
     }
     // A stream's own data goes to its consumer.
-    if (owner === undefined || this.#fetchSink?.tag === owner.tag) return false;
+    if (owner === undefined || this._fetchSink?.tag === owner.tag) return false;
     const claim = owner.claim!;
     if (claim.items === null) claim.items = items;
     else for (let i = 0; i < items.length; i++) claim.items.push(items[i]);
@@ -2614,13 +2674,13 @@ export class IMAP4 {
   #complete(pending: Pending, typ: string, data: Datum[], raw = false): void {
     if (pending.done) return;
     pending.done = true;
-    this.#pending.delete(pending.num);
-    if (this.#lone === pending) this.#lone = this.#loneArgs = null;
-    else this.#claims.remove(pending, pending.resultType, pending.claim);
-    if (!pending.manual) this.#autoPending--;
-    if (this.#contWaiter?.pending === pending) {
-      const w = this.#contWaiter;
-      this.#contWaiter = null;
+    this._pending.delete(pending.num);
+    if (this._lone === pending) this._lone = this._loneArgs = null;
+    else this._claims.remove(pending, pending.resultType, pending.claim);
+    if (!pending.manual) this._autoPending--;
+    if (this._contWaiter?.pending === pending) {
+      const w = this._contWaiter;
+      this._contWaiter = null;
       w.resolve(null);
     }
     const claimed = pending.claim?.items;
@@ -2631,9 +2691,9 @@ export class IMAP4 {
       const unclaimed = ur["FETCH"];
       ur["FETCH"] = unclaimed === undefined ? claimed : unclaimed.concat(claimed);
     }
-    const completions = this.#completions;
+    const completions = this._completions;
     if (completions.length > 0) {
-      this.#completions = [];
+      this._completions = [];
       for (const c of completions) c();
     }
     try {
@@ -2651,9 +2711,9 @@ export class IMAP4 {
       else pending.reject(e);
     }
     // Most commands complete with nobody waiting for the connection to drain: no new array.
-    if (this.#drained.length > 0 && this.#pending.size === 0) {
-      const waiters = this.#drained;
-      this.#drained = [];
+    if (this._drained.length > 0 && this._pending.size === 0) {
+      const waiters = this._drained;
+      this._drained = [];
       for (const w of waiters) w();
     }
   }
@@ -2663,40 +2723,40 @@ export class IMAP4 {
    * Returns the abort error to throw.
    */
   #fail(e: unknown, closeTransport = true): IMAP4Abort {
-    if (this.#dead) return this.#dead;
+    if (this._dead) return this._dead;
     const err = e instanceof IMAP4Abort
       ? e
       : new IMAP4Abort(e instanceof Error ? e.message : String(e), { cause: e });
     err.message = this.#mask(err.message);
-    this.#dead = err;
+    this._dead = err;
     this.state = "LOGOUT";
-    if (this.#onAbort && this.#options.signal) {
-      this.#options.signal.removeEventListener("abort", this.#onAbort);
-      this.#onAbort = null;
+    if (this._onAbort && this.#options.signal) {
+      this.#options.signal.removeEventListener("abort", this._onAbort);
+      this._onAbort = null;
     }
-    for (const p of this.#pending.values()) {
+    for (const p of this._pending.values()) {
       p.done = true;
       if (p.reject === null) p.error = err;
       else p.reject(err);
     }
-    this.#pending.clear();
-    this.#claims.clear();
-    this.#lone = this.#loneArgs = null;
-    this.#autoPending = 0;
-    const w = this.#contWaiter;
-    this.#contWaiter = null;
+    this._pending.clear();
+    this._claims.clear();
+    this._lone = this._loneArgs = null;
+    this._autoPending = 0;
+    const w = this._contWaiter;
+    this._contWaiter = null;
     w?.resolve(null);
-    const waiters = this.#drained;
-    this.#drained = [];
+    const waiters = this._drained;
+    this._drained = [];
     for (const d of waiters) d();
     this.#resumePump();
-    const completions = this.#completions;
-    this.#completions = [];
+    const completions = this._completions;
+    this._completions = [];
     for (const c of completions) c();
-    const sink = this.#fetchSink;
+    const sink = this._fetchSink;
     if (sink?.wake) sink.wake();
-    this.#reader?.dispose();
-    if (closeTransport) void this.#transport?.close();
+    this._reader?.dispose();
+    if (closeTransport) void this._conn?.close();
     return err;
   }
 
@@ -2709,16 +2769,16 @@ export class IMAP4 {
       cmd instanceof OneLine && !this.#options.logger && this.debug < 4 &&
       this.#secrets.length === 0
     ) {
-      const at = this.#recentNext;
-      this.#recent[at] = cmd;
-      this.#recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
+      const at = this._recentNext;
+      this._recent[at] = cmd;
+      this._recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
     } else this.#log(`C: ${cmd.log}`);
   }
 
   /** Puts an entry in the ring print_log prints, over the oldest. */
   #remember(entry: string | OneLine): void {
-    this.#recent[this.#recentNext] = entry;
-    this.#recentNext = (this.#recentNext + 1) % RECENT_LOG;
+    this._recent[this._recentNext] = entry;
+    this._recentNext = (this._recentNext + 1) % RECENT_LOG;
   }
 
   #log(line: string): void {
@@ -2760,7 +2820,7 @@ export class IMAP4 {
 
   /** With `requireTls`, refuses to authenticate before TLS. */
   #checkTls(name: string): void {
-    if (this.#options.requireTls && !this.#tls) {
+    if (this.#options.requireTls && !this._tls) {
       throw new IMAP4Error(`Command ${name} refused: requireTls is set and TLS is not active`, {
         command: name,
       });
@@ -2769,22 +2829,22 @@ export class IMAP4 {
 
   /** @ignore The transport, for subclasses. */
   protected get _transport(): Transport | null {
-    return this.#transport;
+    return this._conn;
   }
 
   /** @ignore Marks the session as running over TLS (implicit TLS). */
   protected _setTls(): void {
-    this.#tls = true;
+    this._tls = true;
   }
 
   /** @ignore The transports, for subclasses. */
   protected _transports(): Promise<TransportFactory> {
-    return this.#transports();
+    return this.#factory();
   }
 
   /** @ignore Whether the connection is still usable. */
   protected get _alive(): boolean {
-    return this.#dead === null;
+    return this._dead === null;
   }
 }
 

@@ -15,19 +15,19 @@ const WINDOW_MAX = 4096;
 
 /** Pending entries by non-negative integer key (a tag's number). */
 export class TagTable<P> {
-  /** Entry `#base + i` at index `i`; holes are completed commands. */
-  #slots: (P | undefined)[] = [];
-  #base = 0;
+  /** Entry `_base + i` at index `i`; holes are completed commands. */
+  private _slots: (P | undefined)[] = [];
+  private _base = 0;
   /** Slots before this index are all holes. */
-  #head = 0;
+  private _head = 0;
   /** Entries in the window. */
-  #inWindow = 0;
+  private _inWindow = 0;
   /** Entries outside the window. */
-  #other: Map<number, P> | null = null;
+  private _other: Map<number, P> | null = null;
 
   /** How many entries the table holds. */
   get size(): number {
-    return this.#inWindow + (this.#other?.size ?? 0);
+    return this._inWindow + (this._other?.size ?? 0);
   }
 
   /**
@@ -37,12 +37,12 @@ export class TagTable<P> {
    * @returns the entry, or undefined
    */
   get(n: number): P | undefined {
-    const i = n - this.#base;
-    if (i >= 0 && i < this.#slots.length) {
-      const p = this.#slots[i];
+    const i = n - this._base;
+    if (i >= 0 && i < this._slots.length) {
+      const p = this._slots[i];
       if (p !== undefined) return p;
     }
-    return this.#other?.get(n);
+    return this._other?.get(n);
   }
 
   /**
@@ -54,9 +54,9 @@ export class TagTable<P> {
   oldest(): P | undefined {
     // One exit at the end (V8 optimises a function sooner when its calls run to its end).
     let found: P | undefined;
-    if (this.#inWindow > 0) {
-      const slots = this.#slots;
-      for (let i = this.#head; i < slots.length && found === undefined; i++) found = slots[i];
+    if (this._inWindow > 0) {
+      const slots = this._slots;
+      for (let i = this._head; i < slots.length && found === undefined; i++) found = slots[i];
     }
     return found;
   }
@@ -68,21 +68,21 @@ export class TagTable<P> {
    * @param p the entry
    */
   set(n: number, p: P): void {
-    if (this.#inWindow === 0) {
+    if (this._inWindow === 0) {
       // Every slot is a hole: the window starts again at n, over the same array (setting an
       // array's length is a call into the runtime).
-      this.#base = n;
-      this.#head = 0;
+      this._base = n;
+      this._head = 0;
     }
-    const i = n - this.#base;
-    if (i < this.#head || i > this.#slots.length + WINDOW_MAX || !Number.isSafeInteger(n)) {
-      (this.#other ??= new Map()).set(n, p);
+    const i = n - this._base;
+    if (i < this._head || i > this._slots.length + WINDOW_MAX || !Number.isSafeInteger(n)) {
+      (this._other ??= new Map()).set(n, p);
       return;
     }
-    if (this.#other !== null) this.#other.delete(n);
-    while (this.#slots.length < i) this.#slots.push(undefined);
-    if (this.#slots[i] === undefined) this.#inWindow++;
-    this.#slots[i] = p;
+    if (this._other !== null) this._other.delete(n);
+    while (this._slots.length < i) this._slots.push(undefined);
+    if (this._slots[i] === undefined) this._inWindow++;
+    this._slots[i] = p;
   }
 
   /**
@@ -92,15 +92,15 @@ export class TagTable<P> {
    */
   delete(n: number): void {
     // One exit at the end (V8 optimises a function sooner when its calls run to its end).
-    const slots = this.#slots;
-    const i = n - this.#base;
-    if (i < 0 || i >= slots.length || slots[i] === undefined) this.#other?.delete(n);
+    const slots = this._slots;
+    const i = n - this._base;
+    if (i < 0 || i >= slots.length || slots[i] === undefined) this._other?.delete(n);
     else {
       slots[i] = undefined;
-      if (--this.#inWindow === 0) {
+      if (--this._inWindow === 0) {
         // Kept for the next window, unless a long pipeline made it large.
-        if (slots.length > 64) this.#slots = [];
-      } else if (i === this.#head) this.#advance(i);
+        if (slots.length > 64) this._slots = [];
+      } else if (i === this._head) this.#advance(i);
     }
   }
 
@@ -110,14 +110,14 @@ export class TagTable<P> {
    * costs O(1) per command.
    */
   #advance(i: number): void {
-    const slots = this.#slots;
+    const slots = this._slots;
     let k = i + 1;
     while (slots[k] === undefined) k++;
-    this.#head = k;
+    this._head = k;
     if (k >= 64 && 2 * k >= slots.length) {
       slots.splice(0, k);
-      this.#base += k;
-      this.#head = 0;
+      this._base += k;
+      this._head = 0;
     }
   }
 
@@ -128,17 +128,17 @@ export class TagTable<P> {
    */
   values(): P[] {
     const out: P[] = [];
-    const slots = this.#slots;
-    for (let i = this.#head; i < slots.length; i++) if (slots[i] !== undefined) out.push(slots[i]!);
-    if (this.#other !== null) { for (const p of this.#other.values()) out.push(p); }
+    const slots = this._slots;
+    for (let i = this._head; i < slots.length; i++) if (slots[i] !== undefined) out.push(slots[i]!);
+    if (this._other !== null) { for (const p of this._other.values()) out.push(p); }
     return out;
   }
 
   /** Removes every entry. */
   clear(): void {
-    this.#slots = [];
-    this.#head = 0;
-    this.#inWindow = 0;
-    this.#other = null;
+    this._slots = [];
+    this._head = 0;
+    this._inWindow = 0;
+    this._other = null;
   }
 }

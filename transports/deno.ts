@@ -51,75 +51,75 @@ async function upgrade(conn: Deno.TcpConn, options: TlsOptions): Promise<Deno.Tl
 /** A TCP or TLS connection; reads go straight into the caller's buffer. */
 class ConnTransport implements Transport {
   readonly kind: "tcp" | "tls";
-  #conn: Deno.TcpConn | Deno.TlsConn;
-  #closed = false;
-  #reading = false;
+  private _conn: Deno.TcpConn | Deno.TlsConn;
+  private _closed = false;
+  private _reading = false;
 
   constructor(kind: "tcp" | "tls", conn: Deno.TcpConn | Deno.TlsConn) {
     this.kind = kind;
-    this.#conn = conn;
+    this._conn = conn;
   }
 
   read(buf: Uint8Array): Promise<number | null> {
-    if (this.#closed) return Promise.resolve(null);
-    this.#reading = true;
+    if (this._closed) return Promise.resolve(null);
+    this._reading = true;
     // Handlers made once, not an async function's machinery per read (one per round trip).
     try {
-      return this.#conn.read(buf).then(this.#readDone, this.#readFailed);
+      return this._conn.read(buf).then(this._readDone, this._readFailed);
     } catch (error) {
       // As a rejection, like every other failure of a read.
-      return new Promise((resolve) => resolve(this.#readFailed(error)));
+      return new Promise((resolve) => resolve(this._readFailed(error)));
     }
   }
 
-  readonly #readDone = (n: number | null): number | null => {
-    this.#reading = false;
+  private readonly _readDone = (n: number | null): number | null => {
+    this._reading = false;
     return n;
   };
 
-  readonly #readFailed = (error: unknown): null => {
-    this.#reading = false;
+  private readonly _readFailed = (error: unknown): null => {
+    this._reading = false;
     // Closing the connection under a pending read makes Deno reject it; that is end of stream.
-    if (this.#closed) return null;
+    if (this._closed) return null;
     throw error;
   };
 
   write(data: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error("Cannot write: the transport is closed"));
+    if (this._closed) return Promise.reject(new Error("Cannot write: the transport is closed"));
     // Most writes are taken whole by the first call: no async function for them (one per round
     // trip), only for the rest of a partial write.
     try {
-      return this.#conn.write(data).then(
+      return this._conn.write(data).then(
         (n) => n < data.length ? this.#writeRest(data, n) : undefined,
-        this.#writeFailed,
+        this._writeFailed,
       );
     } catch (error) {
       // As a rejection, like every other failure of a write.
-      return new Promise((resolve) => resolve(this.#writeFailed(error)));
+      return new Promise((resolve) => resolve(this._writeFailed(error)));
     }
   }
 
   async #writeRest(data: Uint8Array, offset: number): Promise<void> {
     while (offset < data.length) {
-      if (this.#closed) throw new Error("Cannot write: the transport is closed");
+      if (this._closed) throw new Error("Cannot write: the transport is closed");
       try {
-        offset += await this.#conn.write(data.subarray(offset));
+        offset += await this._conn.write(data.subarray(offset));
       } catch (error) {
-        this.#writeFailed(error);
+        this._writeFailed(error);
       }
     }
   }
 
-  readonly #writeFailed = (error: unknown): never => {
-    if (this.#closed) throw new Error("Cannot write: the transport is closed");
+  private readonly _writeFailed = (error: unknown): never => {
+    if (this._closed) throw new Error("Cannot write: the transport is closed");
     throw error;
   };
 
   close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
+    if (!this._closed) {
+      this._closed = true;
       try {
-        this.#conn.close();
+        this._conn.close();
       } catch {
         // Already closed by the peer or the runtime; close() never throws.
       }
@@ -129,10 +129,10 @@ class ConnTransport implements Transport {
 
   /** Hands the connection over for an upgrade; this transport is finished afterwards. */
   protected detach(): Deno.TcpConn | Deno.TlsConn {
-    if (this.#closed) throw new Error("Cannot start TLS: the transport is closed");
-    if (this.#reading) throw new Error("Cannot start TLS while a read is pending");
-    this.#closed = true;
-    return this.#conn;
+    if (this._closed) throw new Error("Cannot start TLS: the transport is closed");
+    if (this._reading) throw new Error("Cannot start TLS while a read is pending");
+    this._closed = true;
+    return this._conn;
   }
 }
 
@@ -153,28 +153,28 @@ class TcpTransport extends ConnTransport {
 /** A child process: reads its stdout, writes its stdin, drains its stderr. */
 class ChildTransport implements Transport {
   readonly kind = "stream" as const;
-  #child: Deno.ChildProcess;
-  #stdout: ReadableStreamDefaultReader<Uint8Array>;
-  #stdin: WritableStreamDefaultWriter<Uint8Array>;
-  #stderr: ReadableStreamDefaultReader<Uint8Array>;
-  #stderrDone: Promise<void>;
+  private _child: Deno.ChildProcess;
+  private _stdout: ReadableStreamDefaultReader<Uint8Array>;
+  private _stdin: WritableStreamDefaultWriter<Uint8Array>;
+  private _stderr: ReadableStreamDefaultReader<Uint8Array>;
+  private _stderrDone: Promise<void>;
   /** What is left of the last stdout chunk that did not fit the caller's buffer. */
-  #pending: Uint8Array | null = null;
-  #closed = false;
-  #closing: Promise<void> | null = null;
+  private _pending: Uint8Array | null = null;
+  private _closed = false;
+  private _closing: Promise<void> | null = null;
 
   constructor(child: Deno.ChildProcess, onStderr?: (chunk: Uint8Array) => void) {
-    this.#child = child;
-    this.#stdout = child.stdout.getReader();
-    this.#stdin = child.stdin.getWriter();
-    this.#stderr = child.stderr.getReader();
-    this.#stderrDone = this.#drainStderr(onStderr);
+    this._child = child;
+    this._stdout = child.stdout.getReader();
+    this._stdin = child.stdin.getWriter();
+    this._stderr = child.stderr.getReader();
+    this._stderrDone = this.#drainStderr(onStderr);
   }
 
   async #drainStderr(onStderr?: (chunk: Uint8Array) => void): Promise<void> {
     try {
       while (true) {
-        const { done, value } = await this.#stderr.read();
+        const { done, value } = await this._stderr.read();
         if (done) return;
         try {
           onStderr?.(value);
@@ -188,24 +188,24 @@ class ChildTransport implements Transport {
   }
 
   async read(buf: Uint8Array): Promise<number | null> {
-    if (this.#closed) return null;
-    let chunk = this.#pending;
-    this.#pending = null;
+    if (this._closed) return null;
+    let chunk = this._pending;
+    this._pending = null;
     if (chunk === null) {
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
-        result = await this.#stdout.read();
+        result = await this._stdout.read();
       } catch (error) {
-        if (this.#closed) return null;
+        if (this._closed) return null;
         throw error;
       }
-      if (result.done || this.#closed) return null;
+      if (result.done || this._closed) return null;
       chunk = result.value;
     }
     // The stream hands out its own chunks; the one copy into the caller's buffer is unavoidable.
     if (chunk.length > buf.length) {
       buf.set(chunk.subarray(0, buf.length));
-      this.#pending = chunk.subarray(buf.length);
+      this._pending = chunk.subarray(buf.length);
       return buf.length;
     }
     buf.set(chunk);
@@ -213,40 +213,40 @@ class ChildTransport implements Transport {
   }
 
   async write(data: Uint8Array): Promise<void> {
-    if (this.#closed) throw new Error("Cannot write: the transport is closed");
+    if (this._closed) throw new Error("Cannot write: the transport is closed");
     try {
-      await this.#stdin.write(data);
+      await this._stdin.write(data);
     } catch (error) {
-      if (this.#closed) throw new Error("Cannot write: the transport is closed");
+      if (this._closed) throw new Error("Cannot write: the transport is closed");
       throw error;
     }
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#close();
-    return this.#closing;
+    this._closing ??= this.#close();
+    return this._closing;
   }
 
   async #close(): Promise<void> {
-    this.#closed = true;
-    this.#pending = null;
+    this._closed = true;
+    this._pending = null;
     // Cancelling stdout settles a pending read with end of stream.
-    this.#stdout.cancel().catch(() => {});
+    this._stdout.cancel().catch(() => {});
     // The child may be gone already, making the pipe broken: that is fine.
-    this.#stdin.close().catch(() => {});
-    const status = this.#child.status;
+    this._stdin.close().catch(() => {});
+    const status = this._child.status;
     await endChild(status, (signal) => this.#kill(signal));
     await status.catch(() => {});
     // A grandchild may still hold stderr open; do not wait for it forever.
-    if (!(await settlesWithin(this.#stderrDone, STDERR_GRACE_MS))) {
-      await this.#stderr.cancel().catch(() => {});
-      await this.#stderrDone;
+    if (!(await settlesWithin(this._stderrDone, STDERR_GRACE_MS))) {
+      await this._stderr.cancel().catch(() => {});
+      await this._stderrDone;
     }
   }
 
   #kill(signal: Deno.Signal): void {
     try {
-      this.#child.kill(signal);
+      this._child.kill(signal);
     } catch {
       // It exited between the check and the kill.
     }

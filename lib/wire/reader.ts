@@ -80,30 +80,30 @@ const decoder = new TextDecoder("utf-8");
  * time.
  */
 export class ResponseReader {
-  #src: ByteSource;
-  #limits: ReaderLimits;
-  #buf: Uint8Array;
-  #start = 0;
-  #end = 0;
-  /** `#buf` up to `#end`, kept while those stay the same. */
-  #view: Uint8Array = new Uint8Array(0);
-  #viewOf: Uint8Array | null = null;
+  private _src: ByteSource;
+  private _limits: ReaderLimits;
+  private _buf: Uint8Array;
+  private _start = 0;
+  private _end = 0;
+  /** `_buf` up to `_end`, kept while those stay the same. */
+  private _view: Uint8Array = new Uint8Array(0);
+  private _viewOf: Uint8Array | null = null;
   /**
-   * The buffered bytes from `#textAt` to `#end`, decoded at once when they were few and decoded
+   * The buffered bytes from `_textAt` to `_end`, decoded at once when they were few and decoded
    * to as many characters as bytes (so character and byte offsets agree): every one-line
    * response among them is then a slice (see #takeTextLine). Null once bytes move or arrive.
    */
-  #text: string | null = null;
-  #textAt = 0;
+  private _text: string | null = null;
+  private _textAt = 0;
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
-  #inflight: Promise<number | null> | null = null;
-  #eof = false;
-  readonly #onDeadline: ((error: IMAP4Abort) => void) | undefined;
+  private _inflight: Promise<number | null> | null = null;
+  private _eof = false;
+  private readonly _onDeadline: ((error: IMAP4Abort) => void) | undefined;
   /** The error of a wait whose deadline passed (see the constructor's `onDeadline`). */
-  #expired: IMAP4Abort | null = null;
-  readonly #expire = (): void => {
-    this.#expired = this.#timeoutError();
-    this.#onDeadline!(this.#expired);
+  private _expired: IMAP4Abort | null = null;
+  private readonly _expire = (): void => {
+    this._expired = this.#timeoutError();
+    this._onDeadline!(this._expired);
   };
   /** The connection's deadlines; shared with whoever writes to the same connection. */
   readonly watchdog: Watchdog = new Watchdog();
@@ -122,25 +122,25 @@ export class ResponseReader {
     limits: Partial<ReaderLimits> = {},
     onDeadline?: (error: IMAP4Abort) => void,
   ) {
-    this.#src = src;
-    this.#onDeadline = onDeadline;
-    this.#limits = { ...DEFAULT_LIMITS, ...limits };
-    this.#buf = new Uint8Array(Math.min(INITIAL_BUFFER, this.#limits.maxLineLength + 2));
+    this._src = src;
+    this._onDeadline = onDeadline;
+    this._limits = { ...DEFAULT_LIMITS, ...limits };
+    this._buf = new Uint8Array(Math.min(INITIAL_BUFFER, this._limits.maxLineLength + 2));
   }
 
   /** How many bytes are buffered beyond the last response returned. */
   get buffered(): number {
-    return this.#end - this.#start;
+    return this._end - this._start;
   }
 
   /** Whether a source read is still pending (after a soft deadline expired). */
   get reading(): boolean {
-    return this.#inflight !== null;
+    return this._inflight !== null;
   }
 
   /** The limits in force. */
   get limits(): Readonly<ReaderLimits> {
-    return this.#limits;
+    return this._limits;
   }
 
   /**
@@ -153,8 +153,8 @@ export class ResponseReader {
    * @throws IMAP4Abort on end of stream, a framing error, a limit breached or a deadline passed
    */
   async readResponse(wait?: number, soft = false): Promise<Response | null> {
-    const timeout = this.#limits.timeout;
-    if (this.#start === this.#end) {
+    const timeout = this._limits.timeout;
+    if (this._start === this._end) {
       const got = await this.#fill(Date.now() + (wait ?? timeout), soft);
       if (!got) return null;
       // Most responses arrive whole. (Bytes buffered before the call were the caller's to take
@@ -167,14 +167,14 @@ export class ResponseReader {
     let total = 0;
     let first = true;
     for (;;) {
-      let lineEnd = this.#scanLine(this.#start);
+      let lineEnd = this.#scanLine(this._start);
       if (lineEnd < 0) lineEnd = await this.#readLineEnd(Date.now() + timeout);
-      total += lineEnd - this.#start + 2;
+      total += lineEnd - this._start + 2;
       const size = this.#takeLine(lineEnd, first, lines, total);
       first = false;
       if (size < 0) return { lines, literals };
       total += size;
-      const deadline = Date.now() + timeout + (size / this.#limits.minLiteralRate) * 1000;
+      const deadline = Date.now() + timeout + (size / this._limits.minLiteralRate) * 1000;
       literals.push(await this.#readLiteral(size, deadline));
     }
   }
@@ -188,9 +188,9 @@ export class ResponseReader {
    * @throws IMAP4Abort on end of stream or timeout
    */
   fill(): Promise<boolean> {
-    if (!this.#startGuardedRead()) return this.#fill(Date.now() + this.#limits.timeout, false);
+    if (!this.#startGuardedRead()) return this.#fill(Date.now() + this._limits.timeout, false);
     // Once per round trip: a guard and two handlers made once, not an async function.
-    return this.#inflight!.then(this.#filled, this.#fillFailed);
+    return this._inflight!.then(this._filled, this._fillFailed);
   }
 
   /**
@@ -198,11 +198,11 @@ export class ResponseReader {
    * owner handles the expiry), when that applies; false when the general #fill must wait instead.
    */
   #startGuardedRead(): boolean {
-    const guarded = this.#onDeadline !== undefined && !this.#eof && this.#expired === null &&
-      this.#fillSlot.settled;
+    const guarded = this._onDeadline !== undefined && !this._eof && this._expired === null &&
+      this._fillSlot.settled;
     if (guarded) {
       this.#startRead();
-      this.watchdog.start(this.#fillSlot, Date.now() + this.#limits.timeout);
+      this.watchdog.start(this._fillSlot, Date.now() + this._limits.timeout);
     }
     return guarded;
   }
@@ -217,41 +217,41 @@ export class ResponseReader {
    */
   fillThen(next: () => void, failed: (e: unknown) => void): void {
     if (this.#startGuardedRead()) {
-      this.#next = next;
-      this.#nextFailed = failed;
-      this.#inflight!.then(this.#filledThen, this.#fillFailedThen);
-    } else this.#fill(Date.now() + this.#limits.timeout, false).then(next, failed);
+      this._next = next;
+      this._nextFailed = failed;
+      this._inflight!.then(this._filledThen, this._fillFailedThen);
+    } else this.#fill(Date.now() + this._limits.timeout, false).then(next, failed);
   }
 
-  #next: () => void = noop;
-  #nextFailed: (e: unknown) => void = noop;
-  readonly #filledThen = (n: number | null): void => {
+  private _next: () => void = noop;
+  private _nextFailed: (e: unknown) => void = noop;
+  private readonly _filledThen = (n: number | null): void => {
     try {
-      this.#filled(n);
+      this._filled(n);
     } catch (e) {
-      this.#nextFailed(e);
+      this._nextFailed(e);
       return;
     }
-    this.#next();
+    this._next();
   };
-  readonly #fillFailedThen = (e: unknown): void => {
+  private readonly _fillFailedThen = (e: unknown): void => {
     try {
-      this.#fillFailed(e);
+      this._fillFailed(e);
     } catch (err) {
-      this.#nextFailed(err);
+      this._nextFailed(err);
     }
   };
 
   /** The deadline of the wait in {@link fill} and {@link fillThen}, started while there is one. */
-  readonly #fillSlot: Waiter = this.watchdog.slot(this.#expire);
-  readonly #filled = (n: number | null): boolean => {
-    this.watchdog.stop(this.#fillSlot);
-    if (this.#expired !== null) throw this.#expired;
+  private readonly _fillSlot: Waiter = this.watchdog.slot(this._expire);
+  private readonly _filled = (n: number | null): boolean => {
+    this.watchdog.stop(this._fillSlot);
+    if (this._expired !== null) throw this._expired;
     return this.#took(n);
   };
-  readonly #fillFailed = (e: unknown): never => {
-    this.watchdog.stop(this.#fillSlot);
-    throw this.#expired ?? this.#failed(e);
+  private readonly _fillFailed = (e: unknown): never => {
+    this.watchdog.stop(this._fillSlot);
+    throw this._expired ?? this._failed(e);
   };
 
   /**
@@ -274,25 +274,25 @@ export class ResponseReader {
    * @throws IMAP4Abort on a framing error or a limit breached, as {@link readResponse} would
    */
   takeResponse(): Response | null {
-    const start = this.#start;
-    if (start === this.#end) return null;
+    const start = this._start;
+    if (start === this._end) return null;
     const lines: string[] = [];
     const literals: Uint8Array[] = [];
     let total = 0;
     let first = true;
     for (;;) {
-      const lineEnd = this.#scanLine(this.#start);
+      const lineEnd = this.#scanLine(this._start);
       if (lineEnd < 0) break;
-      total += lineEnd - this.#start + 2;
+      total += lineEnd - this._start + 2;
       const size = this.#takeLine(lineEnd, first, lines, total);
       first = false;
       if (size < 0) return { lines, literals };
-      if (this.#end - this.#start < size) break;
+      if (this._end - this._start < size) break;
       total += size;
       literals.push(this.#copyOut(size));
-      this.#start += size;
+      this._start += size;
     }
-    this.#start = start;
+    this._start = start;
     return null;
   }
 
@@ -304,8 +304,8 @@ export class ResponseReader {
    * @returns the line without its CRLF, or null
    */
   takeLine(): string | null {
-    const start = this.#start;
-    return start === this.#end ? null : this.#takeTextLine(start);
+    const start = this._start;
+    return start === this._end ? null : this.#takeTextLine(start);
   }
 
   /**
@@ -316,29 +316,29 @@ export class ResponseReader {
    * round trip, or a dozen answers to pipelined commands.
    */
   #takeTextLine(start: number): string | null {
-    let text = this.#text;
-    let at = start - this.#textAt;
+    let text = this._text;
+    let at = start - this._textAt;
     let lf = text === null || at < 0 ? -1 : text.indexOf("\n", at);
     // A line longer than the window gets one four times as large, and so on, up to what is
     // buffered: decoded whole rather than left to the byte path.
     for (let max = TEXT_MAX; lf < 0 || text === null; max *= 4) {
-      const end = Math.min(this.#end, start + max);
+      const end = Math.min(this._end, start + max);
       // The last window held more than the longest line allowed: the byte path has the error.
-      if (max > TEXT_MAX && max / 4 > this.#limits.maxLineLength + 2) return null;
+      if (max > TEXT_MAX && max / 4 > this._limits.maxLineLength + 2) return null;
       // Decoded already up to `end`, with no line end after `start`: more bytes are needed
       // first, or a larger window.
-      if (text !== null && at >= 0 && this.#textAt + text.length >= end) {
-        if (end === this.#end) return null;
+      if (text !== null && at >= 0 && this._textAt + text.length >= end) {
+        if (end === this._end) return null;
         continue;
       }
-      text = textOf(this.#buf, start, end);
+      text = textOf(this._buf, start, end);
       // Fewer characters than bytes: multi-byte text, whose offsets differ (the byte path).
       if (text.length !== end - start) {
-        this.#text = null;
+        this._text = null;
         return null;
       }
-      this.#text = text;
-      this.#textAt = start;
+      this._text = text;
+      this._textAt = start;
       at = 0;
       lf = text.indexOf("\n");
     }
@@ -347,32 +347,32 @@ export class ResponseReader {
     if (lf < at + 2 || text.charCodeAt(lf - 1) !== CR || text.charCodeAt(lf - 2) === 0x7d) {
       return null;
     }
-    if (lf - 1 - at > this.#limits.maxLineLength || lf + 1 - at > this.#limits.maxResponseSize) {
+    if (lf - 1 - at > this._limits.maxLineLength || lf + 1 - at > this._limits.maxResponseSize) {
       return null;
     }
-    this.#start = start + (lf + 1 - at);
+    this._start = start + (lf + 1 - at);
     return text.slice(at, lf - 1);
   }
 
   /**
-   * Decodes the line from `#start` to `lineEnd` (its CR) into `lines` and moves past its CRLF.
+   * Decodes the line from `_start` to `lineEnd` (its CR) into `lines` and moves past its CRLF.
    * `total` is the response's size up to and including this line.
    *
    * @returns the size of the literal the line announces, or -1
    */
   #takeLine(lineEnd: number, first: boolean, lines: string[], total: number): number {
-    const lineStart = this.#start;
-    lines.push(decoder.decode(this.#buf.subarray(lineStart, lineEnd)));
-    this.#start = lineEnd + 2;
+    const lineStart = this._start;
+    lines.push(decoder.decode(this._buf.subarray(lineStart, lineEnd)));
+    this._start = lineEnd + 2;
     // Only untagged responses (and the parts after a literal) carry literals: tagged and
     // continuation lines never do, as imaplib assumes too.
-    const size = first && !isUntagged(this.#buf, lineStart, lineEnd)
+    const size = first && !isUntagged(this._buf, lineStart, lineEnd)
       ? -1
-      : literalSize(this.#buf, lineStart, lineEnd, this.#limits.maxLiteralSize);
-    if (total + Math.max(size, 0) > this.#limits.maxResponseSize) {
+      : literalSize(this._buf, lineStart, lineEnd, this._limits.maxLiteralSize);
+    if (total + Math.max(size, 0) > this._limits.maxResponseSize) {
       throw this.#abort(
-        `Response exceeds the limit of ${this.#limits.maxResponseSize} bytes`,
-        this.#buf.subarray(lineStart, lineEnd),
+        `Response exceeds the limit of ${this._limits.maxResponseSize} bytes`,
+        this._buf.subarray(lineStart, lineEnd),
       );
     }
     return size;
@@ -386,9 +386,9 @@ export class ResponseReader {
    * @throws IMAP4Abort on end of stream or timeout
    */
   async readExactly(n: number): Promise<Uint8Array> {
-    const deadline = Date.now() + this.#limits.timeout + (n / this.#limits.minLiteralRate) * 1000;
+    const deadline = Date.now() + this._limits.timeout + (n / this._limits.minLiteralRate) * 1000;
     // A read left in flight by a soft wait must land first: no byte may be skipped.
-    if (this.#inflight !== null) await this.#fill(deadline, false);
+    if (this._inflight !== null) await this.#fill(deadline, false);
     return await this.#readLiteral(n, deadline);
   }
 
@@ -399,26 +399,26 @@ export class ResponseReader {
    * @throws IMAP4Abort on end of stream, timeout or a line over the limit
    */
   async readLine(): Promise<Uint8Array> {
-    const end = await this.#readLineEnd(Date.now() + this.#limits.timeout);
-    const line = this.#buf.slice(this.#start, end + 2);
-    this.#start = end + 2;
+    const end = await this.#readLineEnd(Date.now() + this._limits.timeout);
+    const line = this._buf.slice(this._start, end + 2);
+    this._start = end + 2;
     return line;
   }
 
   /** Finds the end of the next line (the index of its CR), reading as needed. */
   async #readLineEnd(deadline: number): Promise<number> {
-    let scanFrom = this.#start;
+    let scanFrom = this._start;
     for (;;) {
       const lineEnd = this.#scanLine(scanFrom);
       if (lineEnd >= 0) return lineEnd;
-      const scanned = this.#end - this.#start;
+      const scanned = this._end - this._start;
       await this.#fill(deadline, false);
-      scanFrom = this.#start + scanned;
+      scanFrom = this._start + scanned;
     }
   }
 
   /**
-   * The end (the CR's index) of the line starting at `#start`, searching the buffer from
+   * The end (the CR's index) of the line starting at `_start`, searching the buffer from
    * `scanFrom`; -1 when the buffer holds no complete line yet.
    *
    * @throws IMAP4Abort for a line not ended by CRLF or over the limit
@@ -426,70 +426,70 @@ export class ResponseReader {
   #scanLine(scanFrom: number): number {
     // One view of the buffered bytes serves every line of a read (a view per line cost more
     // than the search).
-    let view = this.#view;
-    if (view.length !== this.#end || this.#viewOf !== this.#buf) {
-      view = this.#view = this.#buf.subarray(0, this.#end);
-      this.#viewOf = this.#buf;
+    let view = this._view;
+    if (view.length !== this._end || this._viewOf !== this._buf) {
+      view = this._view = this._buf.subarray(0, this._end);
+      this._viewOf = this._buf;
     }
     const lf = view.indexOf(LF, scanFrom);
     if (lf !== -1) {
-      if (lf === this.#start || this.#buf[lf - 1] !== CR) {
+      if (lf === this._start || this._buf[lf - 1] !== CR) {
         throw this.#abort(
           "Cannot parse response: line not terminated by CRLF",
-          this.#buf.subarray(this.#start, lf + 1),
+          this._buf.subarray(this._start, lf + 1),
         );
       }
-      if (lf - 1 - this.#start > this.#limits.maxLineLength) throw this.#lineTooLong();
+      if (lf - 1 - this._start > this._limits.maxLineLength) throw this.#lineTooLong();
       return lf - 1;
     }
-    if (this.#end - this.#start > this.#limits.maxLineLength + 1) throw this.#lineTooLong();
+    if (this._end - this._start > this._limits.maxLineLength + 1) throw this.#lineTooLong();
     return -1;
   }
 
   async #readLiteral(size: number, deadline: number): Promise<Uint8Array> {
-    this.#text = null;
-    const have = this.#end - this.#start;
+    this._text = null;
+    const have = this._end - this._start;
     // The deadline rolls with the bytes received (timeout + received / minLiteralRate), never
     // with the size announced: a silent or trickling peer is cut off after about `timeout`.
     const t0 = Date.now();
-    const rate = this.#limits.minLiteralRate;
+    const rate = this._limits.minLiteralRate;
     const until = (got: number) =>
-      Math.min(deadline, t0 + this.#limits.timeout + ((got - have) / rate) * 1000);
-    if (size <= this.#buf.length / 2) {
+      Math.min(deadline, t0 + this._limits.timeout + ((got - have) / rate) * 1000);
+    if (size <= this._buf.length / 2) {
       // A small literal is gathered in the read buffer: reads stay large (one per buffer, not two
       // per message) and the bytes are copied once, by the slice.
-      if (this.#buf.length - this.#start < size) {
-        this.#buf.copyWithin(0, this.#start, this.#end);
-        this.#end -= this.#start;
-        this.#start = 0;
+      if (this._buf.length - this._start < size) {
+        this._buf.copyWithin(0, this._start, this._end);
+        this._end -= this._start;
+        this._start = 0;
       }
-      while (this.#end - this.#start < size) {
-        this.#end += await this.#readInto(
-          this.#buf.subarray(this.#end),
-          until(this.#end - this.#start),
+      while (this._end - this._start < size) {
+        this._end += await this.#readInto(
+          this._buf.subarray(this._end),
+          until(this._end - this._start),
         );
       }
       const lit = this.#copyOut(size);
-      this.#start += size;
+      this._start += size;
       return lit;
     }
     if (have >= size) {
-      const lit = this.#buf.slice(this.#start, this.#start + size);
-      this.#start += size;
+      const lit = this._buf.slice(this._start, this._start + size);
+      this._start += size;
       return lit;
     }
     if (size <= EXACT_LITERAL_MAX) {
       const lit = new Uint8Array(size);
-      lit.set(this.#buf.subarray(this.#start, this.#end));
-      this.#start = this.#end = 0;
+      lit.set(this._buf.subarray(this._start, this._end));
+      this._start = this._end = 0;
       let off = have;
       while (off < size) off += await this.#readInto(lit.subarray(off), until(off));
       return lit;
     }
     // A large literal is gathered chunk by chunk: an announced size costs nothing until the
     // bytes arrive.
-    const chunks: Uint8Array[] = [this.#buf.slice(this.#start, this.#end)];
-    this.#start = this.#end = 0;
+    const chunks: Uint8Array[] = [this._buf.slice(this._start, this._end)];
+    this._start = this._end = 0;
     let got = have;
     while (got < size) {
       const chunk = new Uint8Array(Math.min(LITERAL_CHUNK, size - got));
@@ -511,19 +511,19 @@ export class ResponseReader {
 
   /** A copy of the next `size` buffered bytes (small ones carved from a shared slab). */
   #copyOut(size: number): Uint8Array {
-    if (size > POOLED_BYTES_MAX) return this.#buf.slice(this.#start, this.#start + size);
+    if (size > POOLED_BYTES_MAX) return this._buf.slice(this._start, this._start + size);
     const out = pooledBytes(size);
-    out.set(this.#buf.subarray(this.#start, this.#start + size));
+    out.set(this._buf.subarray(this._start, this._start + size));
     return out;
   }
 
   /** Reads from the source straight into `dst` (used for literals), hard deadline. */
   async #readInto(dst: Uint8Array, deadline: number): Promise<number> {
-    this.#text = null;
-    const n = await this.#race(this.#src.read(dst), deadline);
+    this._text = null;
+    const n = await this.#race(this._src.read(dst), deadline);
     if (n === TIMED_OUT) throw this.#abort("Timed out reading a literal from the server");
     if (n === null || n === 0) {
-      this.#eof = true;
+      this._eof = true;
       throw this.#abort("Connection closed by the server in the middle of a literal");
     }
     return n;
@@ -534,89 +534,89 @@ export class ResponseReader {
    * in flight and is picked up by the next call).
    */
   async #fill(deadline: number, soft: boolean): Promise<boolean> {
-    if (this.#eof) throw this.#abort("Connection closed by the server");
+    if (this._eof) throw this.#abort("Connection closed by the server");
     this.#startRead();
     let n: number | null | typeof TIMED_OUT;
-    if (this.#expired !== null) throw this.#expired;
-    if (soft || this.#onDeadline === undefined) {
+    if (this._expired !== null) throw this._expired;
+    if (soft || this._onDeadline === undefined) {
       // A read abandoned by a failed connection must not surface as an unhandled rejection.
-      this.#inflight!.catch(() => {});
-      n = await this.#race(this.#inflight!, deadline);
+      this._inflight!.catch(() => {});
+      n = await this.#race(this._inflight!, deadline);
       if (n === TIMED_OUT) {
         if (soft) return false;
         throw this.#timeoutError();
       }
     } else {
-      const guard = this.watchdog.guard(deadline, this.#expire);
+      const guard = this.watchdog.guard(deadline, this._expire);
       try {
-        n = await this.#inflight!;
+        n = await this._inflight!;
       } catch (e) {
-        throw this.#expired ?? this.#failed(e);
+        throw this._expired ?? this._failed(e);
       } finally {
         this.watchdog.release(guard);
       }
-      if (this.#expired !== null) throw this.#expired;
+      if (this._expired !== null) throw this._expired;
     }
     return this.#took(n);
   }
 
   /** Makes room in the buffer and starts a read of the source, unless one is under way. */
   #startRead(): void {
-    this.#text = null;
-    if (this.#inflight === null) {
-      if (this.#start === this.#end) {
-        this.#start = this.#end = 0;
-      } else if (this.#end === this.#buf.length) {
-        const used = this.#end - this.#start;
-        if (this.#start > 0 && used <= this.#buf.length / 2) {
-          this.#buf.copyWithin(0, this.#start, this.#end);
+    this._text = null;
+    if (this._inflight === null) {
+      if (this._start === this._end) {
+        this._start = this._end = 0;
+      } else if (this._end === this._buf.length) {
+        const used = this._end - this._start;
+        if (this._start > 0 && used <= this._buf.length / 2) {
+          this._buf.copyWithin(0, this._start, this._end);
         } else {
-          const size = Math.min(this.#buf.length * 2, this.#limits.maxLineLength + 2 + 64);
+          const size = Math.min(this._buf.length * 2, this._limits.maxLineLength + 2 + 64);
           const next = new Uint8Array(Math.max(size, used + 1));
-          next.set(this.#buf.subarray(this.#start, this.#end));
-          this.#buf = next;
+          next.set(this._buf.subarray(this._start, this._end));
+          this._buf = next;
         }
-        this.#end = used;
-        this.#start = 0;
+        this._end = used;
+        this._start = 0;
       }
       // An empty buffer is read into whole: no view to make.
-      this.#inflight = this.#src.read(
-        this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end),
+      this._inflight = this._src.read(
+        this._end === 0 ? this._buf : this._buf.subarray(this._end),
       );
     }
   }
 
   /** Takes the `n` bytes a read brought; end of stream is an abort. */
   #took(n: number | null): boolean {
-    this.#inflight = null;
+    this._inflight = null;
     if (n === null || n === 0) {
-      this.#eof = true;
+      this._eof = true;
       throw this.#abort(
-        this.#start === this.#end
+        this._start === this._end
           ? "Connection closed by the server"
           : "Connection closed by the server in the middle of a response line",
-        this.#buf.subarray(this.#start, this.#end),
+        this._buf.subarray(this._start, this._end),
       );
     }
-    this.#end += n;
+    this._end += n;
     return true;
   }
 
   #timeoutError(): IMAP4Abort {
     return this.#abort(
-      this.#start === this.#end
+      this._start === this._end
         ? "Timed out waiting for the server"
         : "Timed out waiting for the rest of a response line",
-      this.#buf.subarray(this.#start, this.#end),
+      this._buf.subarray(this._start, this._end),
     );
   }
 
   #race<T>(p: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-    return this.watchdog.race(p, deadline, this.#failed);
+    return this.watchdog.race(p, deadline, this._failed);
   }
 
   /** Turns a failed read into the abort to throw (one function for every read). */
-  readonly #failed = (e: unknown): IMAP4Abort =>
+  private readonly _failed = (e: unknown): IMAP4Abort =>
     this.#abort(`Connection failed: ${e instanceof Error ? e.message : String(e)}`);
 
   /** Stops the watchdog; call when the connection is done with. */
@@ -626,8 +626,8 @@ export class ResponseReader {
 
   #lineTooLong(): IMAP4Abort {
     return this.#abort(
-      `Response line exceeds the limit of ${this.#limits.maxLineLength} bytes`,
-      this.#buf.subarray(this.#start, Math.min(this.#end, this.#start + 200)),
+      `Response line exceeds the limit of ${this._limits.maxLineLength} bytes`,
+      this._buf.subarray(this._start, Math.min(this._end, this._start + 200)),
     );
   }
 

@@ -24,15 +24,15 @@ export class Watchdog {
    * The waits, settled ones included until the next sweep (a plain array: a Set costs a hash of
    * every new waiter, which is most of a wait's cost).
    */
-  #waiters: Waiter[] = [];
-  /** How many entries of #waiters are in use (the rest are stale; resetting a length is slow). */
-  #used = 0;
-  #active = 0;
+  private _waiters: Waiter[] = [];
+  /** How many entries of _waiters are in use (the rest are stale; resetting a length is slow). */
+  private _used = 0;
+  private _active = 0;
   /** The deadlines watched again and again (see {@link slot}); never swept. */
-  #slots: Waiter[] = [];
+  private _slots: Waiter[] = [];
   /** Cancels the armed timer; undefined while none is. */
-  #timer: CancelTimer | undefined;
-  #timerAt = Infinity;
+  private _timer: CancelTimer | undefined;
+  private _timerAt = Infinity;
 
   /**
    * Waits for `p` until `deadline` (a `Date.now()` time).
@@ -79,10 +79,10 @@ export class Watchdog {
     if (deadline === Infinity) return null;
     const waiter: Waiter = { deadline, expire: onExpire, settled: false };
     // Often several at once (races, literals): the common case costs no further call.
-    if (this.#used >= 64) this.#sweep();
-    this.#waiters[this.#used++] = waiter;
-    this.#active++;
-    if (this.#timer === undefined || this.#timerAt > deadline) this.#arm(deadline);
+    if (this._used >= 64) this.#sweep();
+    this._waiters[this._used++] = waiter;
+    this._active++;
+    if (this._timer === undefined || this._timerAt > deadline) this.#arm(deadline);
     return waiter;
   }
 
@@ -94,7 +94,7 @@ export class Watchdog {
   release(waiter: Waiter | null): void {
     if (waiter === null || waiter.settled) return;
     waiter.settled = true;
-    if (--this.#active === 0) this.#used = 0;
+    if (--this._active === 0) this._used = 0;
   }
 
   /**
@@ -107,7 +107,7 @@ export class Watchdog {
    */
   slot(onExpire: () => void): Waiter {
     const w: Waiter = { deadline: Infinity, expire: onExpire, settled: true };
-    this.#slots.push(w);
+    this._slots.push(w);
     return w;
   }
 
@@ -124,7 +124,7 @@ export class Watchdog {
     w.settled = false;
     // The timer, once armed, fires by the earliest deadline and then looks at the slots again:
     // a later deadline (the common case) costs nothing more here.
-    if (this.#timer === undefined || this.#timerAt > deadline) this.#arm(deadline);
+    if (this._timer === undefined || this._timerAt > deadline) this.#arm(deadline);
   }
 
   /**
@@ -138,12 +138,12 @@ export class Watchdog {
 
   /** Stops the timer and ends every wait with {@link TIMED_OUT}. */
   dispose(): void {
-    this.#timer?.();
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    const waiters = this.#waiters.slice(0, this.#used).concat(this.#slots);
-    this.#waiters = [];
-    this.#used = this.#active = 0;
+    this._timer?.();
+    this._timer = undefined;
+    this._timerAt = Infinity;
+    const waiters = this._waiters.slice(0, this._used).concat(this._slots);
+    this._waiters = [];
+    this._used = this._active = 0;
     for (const w of waiters) {
       if (w.settled) continue;
       w.settled = true;
@@ -153,30 +153,30 @@ export class Watchdog {
 
   /** Drops settled waits once they are at least half of the list. */
   #sweep(): void {
-    if (this.#used < 2 * this.#active) return;
-    const waiters = this.#waiters;
+    if (this._used < 2 * this._active) return;
+    const waiters = this._waiters;
     let live = 0;
-    for (let i = 0; i < this.#used; i++) if (!waiters[i].settled) waiters[live++] = waiters[i];
-    this.#used = live;
+    for (let i = 0; i < this._used; i++) if (!waiters[i].settled) waiters[live++] = waiters[i];
+    this._used = live;
   }
 
   #arm(deadline: number): void {
-    this.#timer?.();
-    this.#timerAt = deadline;
-    this.#timer = startTimer(this.#fired, deadline - Date.now());
+    this._timer?.();
+    this._timerAt = deadline;
+    this._timer = startTimer(this._fired, deadline - Date.now());
   }
 
-  readonly #fired = (): void => this.#check();
+  private readonly _fired = (): void => this.#check();
 
   #check(): void {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
+    this._timer = undefined;
+    this._timerAt = Infinity;
     const now = Date.now();
     let next = Infinity;
     const due: Waiter[] = [];
     const live: Waiter[] = [];
-    for (let i = 0; i < this.#used; i++) {
-      const w = this.#waiters[i];
+    for (let i = 0; i < this._used; i++) {
+      const w = this._waiters[i];
       if (w.settled) continue;
       if (now >= w.deadline) due.push(w);
       else {
@@ -184,9 +184,9 @@ export class Watchdog {
         if (w.deadline < next) next = w.deadline;
       }
     }
-    this.#waiters = live;
-    this.#used = this.#active = live.length;
-    for (const w of this.#slots) {
+    this._waiters = live;
+    this._used = this._active = live.length;
+    for (const w of this._slots) {
       if (w.settled) continue;
       if (now >= w.deadline) due.push(w);
       else if (w.deadline < next) next = w.deadline;

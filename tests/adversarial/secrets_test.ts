@@ -81,12 +81,18 @@ for (const debug of [0, 1, 2, 3, 4, 5]) {
       // The secrets did reach the server (the echo proves they were sent, where they belong).
       assert.ok(srv.text().includes(QUOTED) && srv.text().includes(PLAIN_B64));
       assert.deepEqual(srv.failures, []);
+      // The client as printed or serialised: the server's echoes are in its buffers.
+      const shown = Deno.inspect(M, { depth: Infinity, showHidden: true, iterableLimit: Infinity });
+      assert.match(shown, /^IMAP4 \{/);
+      assert.match(shown, /state: "LOGOUT"/);
       const texts = [
         ...errors.map((e) => `${(e as Error).message} ${String(e)} ${(e as Error).stack}`),
         ...seen,
+        shown,
+        JSON.stringify(M),
       ].join("\n");
       for (const secret of [QUOTED, LITERAL, PLAIN_B64, "sasl-secret-42"]) {
-        assert.ok(!texts.includes(secret), `secret in errors or logger: ${secret}`);
+        assert.ok(!texts.includes(secret), `secret in errors, logger or inspection: ${secret}`);
       }
       assert.ok(texts.includes("***"), "the echoes were masked, not dropped");
       await M.shutdown();
