@@ -13,7 +13,9 @@
 
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { inspect } from "node:util";
 import { test as nodeTest } from "node:test";
 import { loadPackage, onDeno, root } from "./_package.mjs";
 
@@ -113,4 +115,30 @@ test("npm build on Node: the fixtures cover every transport", () => {
     without.every((n) => /\/(python_[a-z_]+|demo)$/.test(n)),
     `fixtures without calls: ${without.join(", ")}`,
   );
+});
+
+test("npm build on Node: util.inspect and JSON.stringify show a client's public attributes only", async () => {
+  const { imaplib } = await loadPackage();
+  const server = createServer((socket) => {
+    socket.write("* OK ready\r\n");
+    socket.on("data", (d) => {
+      const tag = d.toString("latin1").split(" ")[0];
+      socket.write(`* CAPABILITY IMAP4rev1\r\n${tag} OK done\r\n`);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const M = await imaplib.IMAP4.connect("127.0.0.1", server.address().port);
+    const shown = inspect(M, { depth: Infinity, showHidden: true });
+    assert.match(shown, /^IMAP4 \{/);
+    assert.match(shown, /state: 'NONAUTH'/);
+    assert.doesNotMatch(shown, /_reader|_pending|_conn/);
+    const json = JSON.parse(JSON.stringify(M));
+    assert.equal(json.state, "NONAUTH");
+    assert.deepEqual(json.capabilities, ["IMAP4REV1"]);
+    assert.equal("_reader" in json, false);
+    await M.shutdown();
+  } finally {
+    server.close();
+  }
 });
