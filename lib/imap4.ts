@@ -2508,15 +2508,7 @@ export class IMAP4 {
    * when it has literals (null for a single line).
    */
   #dispatch(line: string, r: Response | null): void {
-    // Most lines only go to the ring buffer, as they are: no call for that.
-    if (
-      line.length <= 200 && this.#secrets.length === 0 && this.debug < 4 &&
-      !this.#options.logger
-    ) {
-      const at = this._recentNext;
-      this._recent[at] = "S: " + line;
-      this._recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
-    } else this.#logServer(line, r);
+    this.#logServer(line, r);
     if (line.charCodeAt(0) === 0x2a && line.charCodeAt(1) === 0x20) {
       // "* TYPE data" or "* N TYPE data" (imaplib's Untagged_response / Untagged_status).
       const head = splitUntagged(line);
@@ -2772,17 +2764,15 @@ export class IMAP4 {
     if (
       cmd instanceof OneLine && !this.#options.logger && this.debug < 4 &&
       this.#secrets.length === 0
-    ) {
-      const at = this._recentNext;
-      this._recent[at] = cmd;
-      this._recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
-    } else this.#log(`C: ${cmd.log}`);
+    ) this.#remember(cmd);
+    else this.#log(`C: ${cmd.log}`);
   }
 
   /** Puts an entry in the ring print_log prints, over the oldest. */
   #remember(entry: string | OneLine): void {
-    this._recent[this._recentNext] = entry;
-    this._recentNext = (this._recentNext + 1) % RECENT_LOG;
+    const at = this._recentNext;
+    this._recent[at] = entry;
+    this._recentNext = at === RECENT_LOG - 1 ? 0 : at + 1;
   }
 
   #log(line: string): void {
