@@ -262,11 +262,12 @@ export function encodeCommand(
       out[at++] = 0x20;
       const arg = args[i] as string;
       // A parenthesised list (`(FLAGS)`, `(\\Seen)`) comes back as it was, command after command.
-      const known = arg.charCodeAt(0) === 0x28 ? LIST_BYTES.get(arg) : undefined;
+      const list = arg.charCodeAt(0) === 0x28;
+      const known = list ? LIST_BYTES.get(arg) : undefined;
       if (known === undefined) {
         const from = at;
         at = copyArgument(arg, out, at, i, name);
-        if (at >= 0 && LIST_KNOWN.test(arg)) remember(LIST_BYTES, arg, out.slice(from, at));
+        if (list && at >= 0 && LIST_KNOWN.test(arg)) remember(LIST_BYTES, arg, out.slice(from, at));
       } else {
         out.set(known, at);
         at += known.length;
