@@ -64,6 +64,8 @@ const CR = 0x0d;
 const INITIAL_BUFFER = 256 * 1024;
 /** Buffered bytes are decoded this many at most at a time to take one-line responses (#takeTextLine). */
 const TEXT_MAX = 1024;
+/** The largest window a run of long text lines grows to (see #takeTextLine). */
+const TEXT_WINDOW_MAX = 64 * 1024;
 /** Literals larger than this are gathered in chunks, so memory follows the bytes received. */
 const EXACT_LITERAL_MAX = 8 * 1024 * 1024;
 const LITERAL_CHUNK = 1024 * 1024;
@@ -91,6 +93,8 @@ export class ResponseReader {
    */
   private _text: string | null = null;
   private _textAt = 0;
+  /** The size of the next window of text to decode (see #takeTextLine). */
+  private _window = TEXT_MAX;
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
   private _inflight: Promise<number | null> | null = null;
   private _eof = false;
@@ -315,12 +319,20 @@ export class ResponseReader {
     let text = this._text;
     let at = start - this._textAt;
     let lf = text === null || at < 0 ? -1 : text.indexOf("\n", at);
+    let max = this._window;
+    // Text lines that keep running past the window (a long answer of text, such as FETCH of
+    // ENVELOPE and BODYSTRUCTURE): each next window twice as large, up to TEXT_WINDOW_MAX, so
+    // that one decoding serves many lines rather than one. (Reset by a literal or non-ASCII.)
+    if (lf < 0 && text !== null && at >= 0 && at <= text.length && max < TEXT_WINDOW_MAX) {
+      this._window = max *= 2;
+    }
+    const first = max;
     // A line longer than the window gets one four times as large, and so on, up to what is
     // buffered: decoded whole rather than left to the byte path.
-    for (let max = TEXT_MAX; lf < 0 || text === null; max *= 4) {
+    for (; lf < 0 || text === null; max *= 4) {
       const end = Math.min(this._end, start + max);
       // The last window held more than the longest line allowed: the byte path has the error.
-      if (max > TEXT_MAX && max / 4 > this._limits.maxLineLength + 2) return null;
+      if (max > first && max / 4 > this._limits.maxLineLength + 2) return null;
       // Decoded already up to `end`, with no line end after `start`: more bytes are needed
       // first, or a larger window.
       if (text !== null && at >= 0 && this._textAt + text.length >= end) {
@@ -335,6 +347,7 @@ export class ResponseReader {
       // Fewer characters than bytes: multi-byte text, whose offsets differ (the byte path).
       if (text.length !== end - start) {
         this._text = null;
+        this._window = TEXT_MAX;
         return null;
       }
       this._text = text;
@@ -345,6 +358,7 @@ export class ResponseReader {
     // Incomplete, empty, not ended by CRLF, over a limit or maybe announcing a literal: all for
     // the byte path, which has the checks and the errors.
     if (lf < at + 2 || text.charCodeAt(lf - 1) !== CR || text.charCodeAt(lf - 2) === 0x7d) {
+      this._window = TEXT_MAX;
       return null;
     }
     if (lf - 1 - at > this._limits.maxLineLength || lf + 1 - at > this._limits.maxResponseSize) {

@@ -934,6 +934,78 @@ Deno.test("reader property: lines taken pump-style match a per-line decode, what
   );
 });
 
+/**
+ * Takes every response from `wire` as IMAP4's pump does (the text path first, the byte path for
+ * what it refuses), counting the calls to TextDecoder's decode and the bytes they were given.
+ */
+async function takeAllCounting(
+  wire: Uint8Array,
+  count: number,
+): Promise<{ firstLines: string[]; literals: number; calls: number; decoded: number }> {
+  const proto = TextDecoder.prototype;
+  const original = proto.decode;
+  let calls = 0;
+  let decoded = 0;
+  proto.decode = function (this: TextDecoder, input?: AllowSharedBufferSource, options?) {
+    calls++;
+    decoded += input?.byteLength ?? 0;
+    return original.call(this, input, options);
+  };
+  const firstLines: string[] = [];
+  let literals = 0;
+  try {
+    // In 64 KiB reads, with a deadline owner as IMAP4 has.
+    const reader = new ResponseReader(new ScriptedSource(wire, { sizes: [65_536] }), {}, () => {});
+    while (firstLines.length < count) {
+      if (reader.buffered === 0) await reader.fill();
+      const line = reader.takeLine();
+      if (line !== null) {
+        firstLines.push(line);
+        continue;
+      }
+      const r = reader.takeResponse() ?? await reader.readResponse();
+      assert.ok(r !== null);
+      firstLines.push(r.lines[0]);
+      literals += r.literals.length;
+    }
+    assert.equal(reader.buffered, 0);
+  } finally {
+    proto.decode = original;
+  }
+  return { firstLines, literals, calls, decoded };
+}
+
+Deno.test("reader: a long answer of text lines is decoded many lines at a time", async () => {
+  // 2,000 lines of about 840 bytes, as FETCH of ENVELOPE and BODYSTRUCTURE answers, in 64 KiB
+  // reads: a window of 1 KiB would decode each line on its own (and most bytes twice).
+  const lines = Array.from(
+    { length: 2000 },
+    (_, i) => `* ${i + 1} FETCH (UID ${i + 1} ENVELOPE (${'"NIL" '.repeat(80)}))`,
+  );
+  const wire = bytes(...lines.map((l) => l + "\r\n"));
+  const { firstLines, calls, decoded } = await takeAllCounting(wire, lines.length);
+  assert.deepEqual(firstLines, lines);
+  assert.ok(calls < lines.length / 10, `${calls} decodings for ${lines.length} lines`);
+  assert.ok(decoded < wire.length * 1.2, `decoded ${decoded} bytes of ${wire.length}`);
+});
+
+Deno.test("reader: after a literal the text window starts small again", async () => {
+  // 300 answers of a 20,000-byte literal each (text, so that a window over it decodes): the text
+  // path looks at each answer's first line through one small window, not a grown one.
+  const body = "x".repeat(19_998) + "\r\n";
+  const answers = Array.from(
+    { length: 300 },
+    (_, i) => `* ${i + 1} FETCH (BODY[] {${body.length}}\r\n${body})\r\n`,
+  );
+  const wire = bytes(...answers);
+  const { firstLines, literals, decoded } = await takeAllCounting(wire, 300);
+  assert.equal(literals, 300);
+  assert.equal(firstLines.length, 300);
+  assert.equal(firstLines[299], "* 300 FETCH (BODY[] {20000}");
+  // A window of 1 KiB and the first and last lines of each answer, decoded once by the byte path.
+  assert.ok(decoded <= 300 * 1100, `decoded ${decoded} bytes for 300 answers`);
+});
+
 Deno.test("reader: takeLine takes a line longer than its first window whole, up to maxLineLength", async () => {
   const line = (n: number) => "* 1 FETCH (" + "x".repeat(n - 13) + ")";
   const lines = [line(3000), line(20_000), line(100), line(70_000)];
