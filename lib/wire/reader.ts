@@ -62,7 +62,7 @@ export interface Response {
 const LF = 0x0a;
 const CR = 0x0d;
 const INITIAL_BUFFER = 256 * 1024;
-/** Buffered bytes are decoded this many at most at a time to take one-line responses (#takeTextLine). */
+/** The first window of buffered bytes decoded at a time to take one-line responses (#takeTextLine). */
 const TEXT_MAX = 1024;
 /** The largest window a run of long text lines grows to (see #takeTextLine). */
 const TEXT_WINDOW_MAX = 64 * 1024;
@@ -87,9 +87,9 @@ export class ResponseReader {
   private _view: Uint8Array = new Uint8Array(0);
   private _viewOf: Uint8Array | null = null;
   /**
-   * The buffered bytes from `_textAt` to `_end`, decoded at once when they were few and decoded
-   * to as many characters as bytes (so character and byte offsets agree): every one-line
-   * response among them is then a slice (see #takeTextLine). Null once bytes move or arrive.
+   * A window of the buffered bytes from `_textAt`, decoded at once and decoded to as many
+   * characters as bytes (so character and byte offsets agree): every one-line response in it is
+   * then a slice (see #takeTextLine). Null once bytes move or arrive.
    */
   private _text: string | null = null;
   private _textAt = 0;
@@ -311,9 +311,10 @@ export class ResponseReader {
   /**
    * The next response when it is one complete line without a literal, taken from the decoded
    * text of the buffered bytes; null (nothing consumed) for anything else, which the byte path
-   * then reads or refuses exactly as before. The bytes are decoded a window of up to
-   * {@link TEXT_MAX} at a time, and each window serves every line in it: the two lines of a
-   * round trip, or a dozen answers to pipelined commands.
+   * then reads or refuses exactly as before. The bytes are decoded a window at a time
+   * ({@link TEXT_MAX}, growing to {@link TEXT_WINDOW_MAX} while text lines run past it), and each
+   * window serves every line in it: the two lines of a round trip, a dozen answers to pipelined
+   * commands, or some eighty lines of ENVELOPE and BODYSTRUCTURE.
    */
   #takeTextLine(start: number): string | null {
     let text = this._text;
