@@ -95,6 +95,8 @@ export class ResponseReader {
   private _textAt = 0;
   /** The size of the next window of text to decode (see #takeTextLine). */
   private _window = TEXT_MAX;
+  /** Whether the last line the text path saw announced a literal (see #takeTextLine). */
+  private _literals = false;
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
   private _inflight: Promise<number | null> | null = null;
   private _eof = false;
@@ -317,6 +319,12 @@ export class ResponseReader {
    * commands, or some eighty lines of ENVELOPE and BODYSTRUCTURE.
    */
   #takeTextLine(start: number): string | null {
+    // After a line that announced a literal (a bulk FETCH, answer after answer), the bytes are
+    // looked at first: a window decoded now would be mostly the next literal's, for nothing.
+    if (this._literals) {
+      const lf = this.#buffered().indexOf(LF, start);
+      if (lf < 0 || (lf - start >= 2 && this._buf[lf - 2] === 0x7d)) return null;
+    }
     let text = this._text;
     let at = start - this._textAt;
     let lf = text === null || at < 0 ? -1 : text.indexOf("\n", at);
@@ -360,12 +368,14 @@ export class ResponseReader {
     // the byte path, which has the checks and the errors.
     if (lf < at + 2 || text.charCodeAt(lf - 1) !== CR || text.charCodeAt(lf - 2) === 0x7d) {
       this._window = TEXT_MAX;
+      this._literals = lf >= at + 2 && text.charCodeAt(lf - 2) === 0x7d;
       return null;
     }
     if (lf - 1 - at > this._limits.maxLineLength || lf + 1 - at > this._limits.maxResponseSize) {
       return null;
     }
     this._start = start + (lf + 1 - at);
+    this._literals = false;
     return text.slice(at, lf - 1);
   }
 
@@ -433,20 +443,26 @@ export class ResponseReader {
   }
 
   /**
+   * The buffered bytes, `_buf` up to `_end`: one view serves every line of a read (a view per
+   * line cost more than the search).
+   */
+  #buffered(): Uint8Array {
+    let view = this._view;
+    if (view.length !== this._end || this._viewOf !== this._buf) {
+      view = this._view = this._buf.subarray(0, this._end);
+      this._viewOf = this._buf;
+    }
+    return view;
+  }
+
+  /**
    * The end (the CR's index) of the line starting at `_start`, searching the buffer from
    * `scanFrom`; -1 when the buffer holds no complete line yet.
    *
    * @throws IMAP4Abort for a line not ended by CRLF or over the limit
    */
   #scanLine(scanFrom: number): number {
-    // One view of the buffered bytes serves every line of a read (a view per line cost more
-    // than the search).
-    let view = this._view;
-    if (view.length !== this._end || this._viewOf !== this._buf) {
-      view = this._view = this._buf.subarray(0, this._end);
-      this._viewOf = this._buf;
-    }
-    const lf = view.indexOf(LF, scanFrom);
+    const lf = this.#buffered().indexOf(LF, scanFrom);
     if (lf !== -1) {
       if (lf === this._start || this._buf[lf - 1] !== CR) {
         throw this.#abort(
