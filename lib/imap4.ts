@@ -1870,6 +1870,8 @@ export class IMAP4 {
     if (!PIPELINABLE.has(pipelineName) || cmd.line === null) {
       return this.#sendQueued(name, args, finish, pipelineName, tag, cmd);
     }
+    // The tag's number as #tagNumber would read it back (a caller may have set tagnum oddly).
+    const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
     if (
       this._pending.size > 0 || this._pumping || this._writing || this._scheduling ||
       this._queue.length > 0 || this._rawReading || this._contWaiter !== null
@@ -1878,7 +1880,7 @@ export class IMAP4 {
       const resolve = capturedResolve!;
       const reject = capturedReject!;
       try {
-        this.#sendOne(name, args, finish, pipelineName, tag, n, cmd, resolve, reject);
+        this.#sendOne(name, args, finish, pipelineName, tag, num, cmd, resolve, reject);
       } catch (e) {
         // As an executor's throw would: the call fails, it does not throw.
         reject(e);
@@ -1888,7 +1890,7 @@ export class IMAP4 {
     // The common case, one command after another, returns last: V8 optimises a function
     // sooner when its calls run to its end (a return counts as much of the function as lies
     // before it).
-    return this.#direct(name, args, finish, pipelineName, tag, n, cmd);
+    return this.#direct(name, args, finish, pipelineName, tag, num, cmd);
   }
 
   /**
@@ -1901,7 +1903,7 @@ export class IMAP4 {
     finish: ((typ: string, data: Datum[]) => CommandResult) | undefined,
     pipelineName: string,
     tag: string,
-    n: number,
+    num: number,
     cmd: EncodedCommand,
     resolve: (r: CommandResult) => void,
     reject: (e: unknown) => void,
@@ -1942,8 +1944,6 @@ export class IMAP4 {
       // answer is taken in a later turn). A failed write fails the connection, which rejects
       // this command.
       this.#write(cmd.line!, true);
-      // The tag's number as #tagNumber would read it back (a caller may have set tagnum oddly).
-      const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
       const pending = this.#enrol(
         name,
         finish,
@@ -1980,7 +1980,7 @@ export class IMAP4 {
     finish: ((typ: string, data: Datum[]) => CommandResult) | undefined,
     pipelineName: string,
     tag: string,
-    n: number,
+    num: number,
     cmd: EncodedCommand,
   ): Promise<CommandResult> {
     const resultType = RESULT_TYPES[pipelineName] ?? null;
@@ -1990,7 +1990,6 @@ export class IMAP4 {
     // hangs leaves it waiting until that fails the connection, which settles the write.
     this._writing = true;
     this._conn!.write(cmd.line!).then(this._written, this._writeFailedQuietly);
-    const num = Number.isInteger(n) && n >= 0 && n < 1e15 ? n : -1;
     const pending = this.#enrol(name, finish, false, tag, resultType, null, null, null, num);
     if (resultType === "FETCH") {
       this._lone = pending;
