@@ -366,9 +366,10 @@ export class ResponseReader {
     }
     // Incomplete, empty, not ended by CRLF, over a limit or maybe announcing a literal: all for
     // the byte path, which has the checks and the errors.
-    if (lf < at + 2 || text.charCodeAt(lf - 1) !== CR || text.charCodeAt(lf - 2) === 0x7d) {
+    const literal = lf >= at + 2 && text.charCodeAt(lf - 2) === 0x7d;
+    if (literal || lf < at + 2 || text.charCodeAt(lf - 1) !== CR) {
       this._window = TEXT_MAX;
-      this._literals = lf >= at + 2 && text.charCodeAt(lf - 2) === 0x7d;
+      this._literals = literal;
       return null;
     }
     if (lf - 1 - at > this._limits.maxLineLength || lf + 1 - at > this._limits.maxResponseSize) {
