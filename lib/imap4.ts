@@ -1775,7 +1775,7 @@ export class IMAP4 {
   }
 
   #checkState(name: string): void {
-    this.#throwIfDead();
+    if (this._dead) throw this.#closedError();
     const states = Commands[name] ?? this._extraCommands[name];
     if (states && !states.includes(this.state)) {
       throw new IMAP4Error(
@@ -1862,7 +1862,9 @@ export class IMAP4 {
       // The tag is only taken once the arguments are known to be sendable, so that a refused
       // call leaves no gap in the tags (transcripts with fixed tags stay in step).
       tag = this.tagpre + String(n);
-      cmd = this.#encode(tag, pipelineName, args);
+      // #encode's body in place (as the dead check in #admit and #checkState): on the path of
+      // every command, each function less is one less for V8 to compile in a fresh process.
+      cmd = encodeCommand(tag, pipelineName, args, this.#encodeOptions());
       this.tagnum++;
     } catch (e) {
       return Promise.reject(e);
@@ -2271,7 +2273,7 @@ export class IMAP4 {
    * data, and stops when a selected mailbox has gone read-only.
    */
   #admit(name: string): void {
-    this.#throwIfDead();
+    if (this._dead) throw this.#closedError();
     const ur = this.untagged_responses;
     if ("OK" in ur) delete ur["OK"];
     if ("NO" in ur) delete ur["NO"];
