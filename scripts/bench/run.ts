@@ -367,6 +367,8 @@ interface Row {
   ms: number[];
   /** The time of each round, by round (for ratios of runs made next to each other). */
   byRound: (number | undefined)[];
+  /** For round trips one after another: the time of each round's first half, by round. */
+  firstByRound: (number | undefined)[];
   rssKiB: number[];
   skipped?: string;
   failures: string[];
@@ -472,6 +474,46 @@ function table(
   if (notes.length) lines.push("");
   notes.forEach((text, i) => lines.push(`[${i + 1}] ${text.replaceAll("|", "\\|")}  `));
   return lines.join("\n");
+}
+
+/** A row's first or second halves by round (see halfOf in runners/_common.ts). */
+function halves(row: Row, second: boolean): Row {
+  const byRound = row.byRound.map((ms, i) => {
+    const first = row.firstByRound[i];
+    return ms === undefined || first === undefined ? undefined : second ? ms - first : first;
+  });
+  const ms = byRound.filter((x): x is number => x !== undefined);
+  return { ...row, ms, byRound, firstByRound: [] };
+}
+
+/**
+ * The round trips one after another, each half of the commands on its own: the first half of a
+ * fresh process includes its runtime's warm-up, the second shows a command's cost after it.
+ */
+function halvesTable(rows: Map<string, Row>, opts: Options): string {
+  const lines = [
+    "| workload | transport | implementation | first half: median ms | × raw, paired | " +
+    "second half: median ms | × raw, paired |",
+    "|---|---|---|---:|---:|---:|---:|",
+  ];
+  for (const w of opts.workloads) {
+    for (const t of opts.transports) {
+      const rawRow = rows.get(key(w, t, "raw"));
+      if (!rawRow || rawRow.firstByRound.every((x) => x === undefined)) continue;
+      for (const impl of CASES[w]) {
+        const row = rows.get(key(w, t, impl));
+        if (!row || row.firstByRound.every((x) => x === undefined)) continue;
+        const cells = [false, true].flatMap((second) => {
+          const mine = halves(row, second);
+          const paired = pairedRatio(mine, halves(rawRow, second));
+          return [formatMs(median(mine.ms)), paired === null ? "–" : `${paired.toFixed(2)}×`];
+        });
+        const trips = `${Math.floor(opts.trips / 2)} × ${w === "uid" ? "UID FETCH" : "NOOP"}`;
+        lines.push(`| ${trips} | ${t} | ${IMPLS[impl].label} | ${cells.join(" | ")} |`);
+      }
+    }
+  }
+  return lines.length > 2 ? lines.join("\n") : "";
 }
 
 /** The issue's targets for this project, checked against the same run's raw bound. */
@@ -742,7 +784,7 @@ async function main(): Promise<void> {
         const order = impls.map((_, i) => impls[(i + round) % impls.length]);
         for (const impl of order) {
           const row = rows.get(key(w, t, impl)) ??
-            { ms: [], byRound: [], rssKiB: [], failures: [] };
+            { ms: [], byRound: [], firstByRound: [], rssKiB: [], failures: [] };
           rows.set(key(w, t, impl), row);
           if (unavailable.has(impl)) {
             row.skipped = unavailable.get(impl);
@@ -758,6 +800,7 @@ async function main(): Promise<void> {
             if (r?.ms != null) {
               row.ms.push(r.ms);
               row.byRound[round] = r.ms;
+              if (r.firstHalfMs != null) row.firstByRound[round] = r.firstHalfMs;
               if (sample.rssKiB !== null) row.rssKiB.push(sample.rssKiB);
             }
           }
@@ -774,6 +817,7 @@ async function main(): Promise<void> {
     const sections = opts.transports.map((t) =>
       `### ${t === "plain" ? "Plain TCP" : "Implicit TLS"}\n\n${table(rows, opts, t, mb)}`
     );
+    const byHalf = halvesTable(rows, opts);
     const report = [
       "# Benchmarks",
       "",
@@ -793,6 +837,20 @@ async function main(): Promise<void> {
       "## Results",
       "",
       ...sections.flatMap((s) => [s, ""]),
+      ...(byHalf
+        ? [
+          "### Round trips one after another, by half",
+          "",
+          "The same runs, the first half of the commands and the second timed apart. Each run is",
+          "a fresh process: in its first half V8 (Deno's, Node's) interprets a client's code at",
+          "first, then compiles each function after a few hundred calls, so the more code a client",
+          "runs for a command, the more it pays there; the second half shows what a command costs",
+          "once that is done, as in a process that keeps running. (CPython compiles nothing.)",
+          "",
+          byHalf,
+          "",
+        ]
+        : []),
       "### Framing offline (no server)",
       "",
       framingTable(framing),

@@ -73,6 +73,11 @@ export interface RunResult {
   skipped?: string;
   /** What went wrong, when ok is false. */
   error?: string;
+  /**
+   * For the round trips one after another (`uid`, `noop`): the milliseconds of the first half of
+   * the commands (see {@link halfOf}); the second half is `ms` minus this.
+   */
+  firstHalfMs?: number;
 }
 
 function env(name: string, fallback?: string): string {
@@ -126,6 +131,19 @@ export function readSettings(): RunSettings {
  */
 export function tripUid(i: number, messages: number): number {
   return (i % messages) + 1;
+}
+
+/**
+ * Where a one-after-another workload's first half ends: the index of the first command of the
+ * second half, or -1 for the other workloads. The first half of a fresh process pays for its
+ * runtime's warm-up (V8 interprets, then compiles a function once it has run a few hundred
+ * times); the second half shows each command's cost once that is done.
+ *
+ * @param s The run's settings.
+ * @returns The index, or -1.
+ */
+export function halfOf(s: RunSettings): number {
+  return s.workload === "uid" || s.workload === "noop" ? Math.floor(s.trips / 2) : -1;
 }
 
 /**

@@ -47,6 +47,9 @@ async function run() {
   let items = 0;
   let bytes = 0;
   let ok = true;
+  // The round trips one after another also report their first half (see halfOf in _common.ts).
+  const half = Math.floor(trips / 2);
+  let firstHalfMs;
   const start = performance.now();
   switch (workload) {
     case "bulk":
@@ -76,6 +79,7 @@ async function run() {
       break;
     case "uid":
       for (let i = 0; i < trips; i++) {
+        if (i === half) firstHalfMs = performance.now() - start;
         const msg = await client.fetchOne(String((i % messages) + 1), {
           flags: true,
         }, {
@@ -100,7 +104,10 @@ async function run() {
       break;
     }
     case "noop":
-      for (let i = 0; i < trips; i++) await client.noop();
+      for (let i = 0; i < trips; i++) {
+        if (i === half) firstHalfMs = performance.now() - start;
+        await client.noop();
+      }
       items = trips;
       break;
     default:
@@ -108,7 +115,7 @@ async function run() {
   }
   const ms = performance.now() - start;
   await client.logout();
-  return { ms, bytes, items, ok };
+  return { ms, bytes, items, ok, firstHalfMs };
 }
 
 try {

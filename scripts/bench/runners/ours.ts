@@ -12,6 +12,7 @@
 import { type CommandResult, type Datum, IMAP4, IMAP4_SSL } from "../../../mod.ts";
 import {
   BULK_ITEMS,
+  halfOf,
   META_ITEMS,
   readSettings,
   report,
@@ -87,9 +88,11 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
   let bytes = 0;
   let ok = true;
   let ms: number;
+  let firstHalfMs: number | undefined;
   try {
     await M.login(s.user, s.pass);
     await M.select("INBOX");
+    const half = halfOf(s);
     const start = performance.now();
     switch (s.workload) {
       case "bulk":
@@ -123,6 +126,7 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
       }
       case "uid":
         for (let i = 0; i < s.trips; i++) {
+          if (i === half) firstHalfMs = performance.now() - start;
           const [typ, data] = await M.uid(
             "FETCH",
             String(tripUid(i, s.messages)),
@@ -162,6 +166,7 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
       }
       case "noop":
         for (let i = 0; i < s.trips; i++) {
+          if (i === half) firstHalfMs = performance.now() - start;
           const [typ] = await M.noop();
           if (typ === "OK") items++;
         }
@@ -172,7 +177,7 @@ async function run(mod: OursModule, s: RunSettings): Promise<RunResult> {
   } finally {
     await M.logout().catch(() => {});
   }
-  return { ...base, ms, bytes, items, ok };
+  return { ...base, ms, bytes, items, ok, firstHalfMs };
 }
 
 if (import.meta.main) {

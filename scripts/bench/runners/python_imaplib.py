@@ -38,6 +38,9 @@ def run(workload, tls):
     items = 0
     size = 0
     ok = True
+    # The round trips one after another also report their first half (see halfOf in _common.ts).
+    half = trips // 2
+    first_half_ms = None
     start = time.perf_counter()
     if workload == "bulk":
         typ, data = M.fetch("1:*", BULK_ITEMS)
@@ -56,20 +59,27 @@ def run(workload, tls):
         ok = typ == "OK" and items == messages
     elif workload == "uid":
         for i in range(trips):
+            if i == half:
+                first_half_ms = (time.perf_counter() - start) * 1000
             typ, data = M.uid("FETCH", str(i % messages + 1), "(FLAGS)")
             if typ == "OK" and data and data[0] is not None:
                 items += 1
                 size += len(data[0])
         ok = items == trips
     elif workload == "noop":
-        for _ in range(trips):
+        for i in range(trips):
+            if i == half:
+                first_half_ms = (time.perf_counter() - start) * 1000
             typ, _data = M.noop()
             if typ == "OK":
                 items += 1
         ok = items == trips
     ms = (time.perf_counter() - start) * 1000
     M.logout()
-    return {"ms": ms, "bytes": size, "items": items, "ok": ok}
+    result = {"ms": ms, "bytes": size, "items": items, "ok": ok}
+    if first_half_ms is not None:
+        result["firstHalfMs"] = first_half_ms
+    return result
 
 
 def main():
