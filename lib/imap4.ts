@@ -415,6 +415,11 @@ export class IMAP4 {
     this._reader!.watchdog.stop(this._writeSlot!);
     this.#nextWrite();
   };
+  /** #direct's write is done: as _written, with no deadline to stop (#direct starts none). */
+  private readonly _directWritten = (): void => {
+    if (this.#backlog.length === 0) this._writing = false;
+    else this.#nextWrite();
+  };
   private readonly _writeFailed = (e: unknown): never => {
     this._reader!.watchdog.stop(this._writeSlot!);
     // After a timeout this is the timeout's error: #fail keeps the first.
@@ -1991,7 +1996,7 @@ export class IMAP4 {
     // deadline of its own: the read below starts at once with the connection's, and a write that
     // hangs leaves it waiting until that fails the connection, which settles the write.
     this._writing = true;
-    this._conn!.write(cmd.line!).then(this._written, this._writeFailedQuietly);
+    this._conn!.write(cmd.line!).then(this._directWritten, this._writeFailedQuietly);
     const pending = this.#enrol(name, finish, false, tag, resultType, null, null, null, num);
     if (resultType === "FETCH") {
       this._lone = pending;
@@ -2017,7 +2022,8 @@ export class IMAP4 {
       this.#fail(e);
     }
     this._pumping = false;
-    this.#ensurePump();
+    // Whatever still waits goes to the pump (one after another, nothing does).
+    if (this._autoPending > 0 || this._contWaiter !== null || this._rawReading) this.#ensurePump();
     if (pending.value === null) throw pending.error;
     return pending.value;
   }
