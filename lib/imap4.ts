@@ -413,12 +413,23 @@ export class IMAP4 {
   /** Where the write under way settles (see #writeNow): no closures made per write. */
   private readonly _written = (): void => {
     this._reader!.watchdog.stop(this._writeSlot!);
-    this.#nextWrite();
+    this._nextWrite();
   };
-  /** #direct's write is done: as _written, with no deadline to stop (#direct starts none). */
-  private readonly _directWritten = (): void => {
-    if (this.#backlog.length === 0) this._writing = false;
-    else this.#nextWrite();
+  /**
+   * Starts the write of the backlog, if any, once a write has settled; as a handler, it settles
+   * #direct's write (which starts no deadline to stop, unlike _written's).
+   */
+  private readonly _nextWrite = (): void => {
+    const parts = this.#backlog;
+    const settle = this.#backlogSettle;
+    if (parts.length === 0 || settle === null) {
+      this._writing = false;
+      return;
+    }
+    this.#backlog = [];
+    this.#backlogWritten = null;
+    this.#backlogSettle = null;
+    this.#writeNow(concatBytes(parts), false).then(settle[0], settle[1]);
   };
   private readonly _writeFailed = (e: unknown): never => {
     this._reader!.watchdog.stop(this._writeSlot!);
@@ -426,7 +437,7 @@ export class IMAP4 {
     const err = this.#fail(
       new IMAP4Abort(`Socket error: ${e instanceof Error ? e.message : String(e)}`, { cause: e }),
     );
-    this.#nextWrite();
+    this._nextWrite();
     throw err;
   };
   /** As _writeFailed, for a write whose caller does not wait for it (the connection fails). */
@@ -1996,7 +2007,7 @@ export class IMAP4 {
     // deadline of its own: the read below starts at once with the connection's, and a write that
     // hangs leaves it waiting until that fails the connection, which settles the write.
     this._writing = true;
-    this._conn!.write(cmd.line!).then(this._directWritten, this._writeFailedQuietly);
+    this._conn!.write(cmd.line!).then(this._nextWrite, this._writeFailedQuietly);
     const pending = this.#enrol(name, finish, false, tag, resultType, null, null, null, num);
     if (resultType === "FETCH") {
       this._lone = pending;
@@ -2387,25 +2398,11 @@ export class IMAP4 {
     return this.#backlogWritten;
   }
 
-  /** Starts the write of the backlog, if any, once a write has settled. */
-  #nextWrite(): void {
-    const parts = this.#backlog;
-    const settle = this.#backlogSettle;
-    if (parts.length === 0 || settle === null) {
-      this._writing = false;
-      return;
-    }
-    this.#backlog = [];
-    this.#backlogWritten = null;
-    this.#backlogSettle = null;
-    this.#writeNow(concatBytes(parts), false).then(settle[0], settle[1]);
-  }
-
   #writeNow(bytes: Uint8Array, quiet: boolean): Promise<void> {
     if (this._dead) {
       const err = this.#closedError();
       // Later writes are refused the same way.
-      this.#nextWrite();
+      this._nextWrite();
       return quiet ? Promise.resolve() : Promise.reject(err);
     }
     const writing = this._conn!.write(bytes);
