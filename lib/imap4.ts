@@ -1363,7 +1363,7 @@ export class IMAP4 {
    * @throws IMAP4Error for an unknown command or one illegal in this state
    */
   uid(command: string, ...args: Arg[]): Promise<CommandResult> {
-    const spec = uidSpec(command);
+    const spec = uidSpecs.get(command) ?? uidSpec(command);
     if (spec === null) {
       return Promise.reject(
         new IMAP4Error(`Unknown IMAP4 UID command: ${JSON.stringify(command)}`),
@@ -3136,10 +3136,11 @@ const UID_NAMES: Readonly<Record<string, string>> = {
 /** Specs by the caller's spelling of the subcommand (a few dozen at most are kept). */
 const uidSpecs = new Map<string, UidSpec>();
 
-/** The spec of a UID subcommand, or null when `command` is no IMAP4 command (imaplib's check). */
+/**
+ * The spec of a UID subcommand not in {@link uidSpecs} yet, or null when `command` is no IMAP4
+ * command (imaplib's check).
+ */
 function uidSpec(command: string): UidSpec | null {
-  const known = uidSpecs.get(command);
-  if (known !== undefined) return known;
   const sub = command.toUpperCase();
   if (!(sub in Commands)) return null;
   const spec: UidSpec = {

@@ -62,9 +62,9 @@ export interface Response {
 const LF = 0x0a;
 const CR = 0x0d;
 const INITIAL_BUFFER = 256 * 1024;
-/** The first window of buffered bytes decoded at a time to take one-line responses (#takeTextLine). */
+/** The first window of buffered bytes decoded at a time to take one-line responses (takeLine). */
 const TEXT_MAX = 1024;
-/** The largest window a run of long text lines grows to (see #takeTextLine). */
+/** The largest window a run of long text lines grows to (see takeLine). */
 const TEXT_WINDOW_MAX = 64 * 1024;
 /** Literals larger than this are gathered in chunks, so memory follows the bytes received. */
 const EXACT_LITERAL_MAX = 8 * 1024 * 1024;
@@ -89,13 +89,13 @@ export class ResponseReader {
   /**
    * A window of the buffered bytes from `_textAt`, decoded at once and decoded to as many
    * characters as bytes (so character and byte offsets agree): every one-line response in it is
-   * then a slice (see #takeTextLine). Null once bytes move or arrive.
+   * then a slice (see takeLine). Null once bytes move or arrive.
    */
   private _text: string | null = null;
   private _textAt = 0;
-  /** The size of the next window of text to decode (see #takeTextLine). */
+  /** The size of the next window of text to decode (see takeLine). */
   private _window = TEXT_MAX;
-  /** Whether the last line the text path saw announced a literal (see #takeTextLine). */
+  /** Whether the last line the text path saw announced a literal (see takeLine). */
   private _literals = false;
   /** A read of the source that a soft deadline stopped waiting for; reused by the next wait. */
   private _inflight: Promise<number | null> | null = null;
@@ -301,24 +301,17 @@ export class ResponseReader {
   /**
    * The next response when it is one complete line of text without a literal, as a string;
    * otherwise null, and nothing is consumed ({@link takeBuffered} or {@link readResponse} then
-   * read it). Saves a response object per line: most responses are such a line.
+   * read it, with the checks and the errors). Saves a response object per line: most responses
+   * are such a line. The bytes are decoded a window at a time ({@link TEXT_MAX}, growing to
+   * {@link TEXT_WINDOW_MAX} while text lines run past it), and each window serves every line in
+   * it: the two lines of a round trip, a dozen answers to pipelined commands, or some eighty lines
+   * of ENVELOPE and BODYSTRUCTURE.
    *
    * @returns the line without its CRLF, or null
    */
   takeLine(): string | null {
     const start = this._start;
-    return start === this._end ? null : this.#takeTextLine(start);
-  }
-
-  /**
-   * The next response when it is one complete line without a literal, taken from the decoded
-   * text of the buffered bytes; null (nothing consumed) for anything else, which the byte path
-   * then reads or refuses exactly as before. The bytes are decoded a window at a time
-   * ({@link TEXT_MAX}, growing to {@link TEXT_WINDOW_MAX} while text lines run past it), and each
-   * window serves every line in it: the two lines of a round trip, a dozen answers to pipelined
-   * commands, or some eighty lines of ENVELOPE and BODYSTRUCTURE.
-   */
-  #takeTextLine(start: number): string | null {
+    if (start === this._end) return null;
     // After a line that announced a literal (a bulk FETCH, answer after answer), the bytes are
     // looked at first: a window decoded now would be mostly the next literal's, for nothing.
     if (this._literals) {
