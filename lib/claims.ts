@@ -122,13 +122,11 @@ export class ClaimIndex<P> {
    */
   private _solo: P | null = null;
   private _soloClaim: Claim | null = null;
-  /** How many claims the maps hold (counted: asked about every untagged FETCH). */
-  private _mapped = 0;
-
-  /** How many pending commands hold a claim. */
-  get claimers(): number {
-    return (this._solo === null ? 0 : 1) + this._mapped;
-  }
+  /**
+   * How many pending commands hold a claim (counted, not a getter: asked about every untagged
+   * FETCH; not to be set from outside).
+   */
+  claimers = 0;
 
   /**
    * Records a pending command.
@@ -150,6 +148,7 @@ export class ClaimIndex<P> {
       this.#index();
       this.#put(p, claim);
     }
+    this.claimers++;
   }
 
   /** Moves the only claim into the maps, where the next ones go. */
@@ -163,8 +162,8 @@ export class ClaimIndex<P> {
     const n = claim.single;
     if (n >= 0) this._singles[claim.byUid ? 1 : 0].set(n, p);
     else this._multi.set(p, claim);
-    // Always a new entry: claims that overlap never pend together (see conflicts()).
-    this._mapped++;
+    // Always a new entry (claims that overlap never pend together, see conflicts()): the count
+    // of claimers is the caller's to keep.
   }
 
   /**
@@ -184,10 +183,11 @@ export class ClaimIndex<P> {
       else this._unclaimed.set(resultType, c);
     } else if (this._solo === p) {
       this._solo = this._soloClaim = null;
+      this.claimers--;
     } else if (claim.single >= 0) {
       const m = this._singles[claim.byUid ? 1 : 0];
-      if (m.get(claim.single) === p && m.delete(claim.single)) this._mapped--;
-    } else if (this._multi.delete(p)) this._mapped--;
+      if (m.get(claim.single) === p && m.delete(claim.single)) this.claimers--;
+    } else if (this._multi.delete(p)) this.claimers--;
   }
 
   /** Forgets everything. */
@@ -196,7 +196,7 @@ export class ClaimIndex<P> {
     this._singles[0].clear();
     this._singles[1].clear();
     this._multi.clear();
-    this._mapped = 0;
+    this.claimers = 0;
     this._solo = this._soloClaim = null;
   }
 

@@ -25,10 +25,11 @@ export class TagTable<P> {
   /** Entries outside the window. */
   private _other: Map<number, P> | null = null;
 
-  /** How many entries the table holds. */
-  get size(): number {
-    return this._inWindow + (this._other?.size ?? 0);
-  }
+  /**
+   * How many entries the table holds (counted, not a getter: asked before every command; not to
+   * be set from outside).
+   */
+  size = 0;
 
   /**
    * The entry for `n`.
@@ -76,12 +77,17 @@ export class TagTable<P> {
     }
     const i = n - this._base;
     if (i < this._head || i > this._slots.length + WINDOW_MAX || !Number.isSafeInteger(n)) {
-      (this._other ??= new Map()).set(n, p);
+      const other = this._other ??= new Map();
+      if (!other.has(n)) this.size++;
+      other.set(n, p);
       return;
     }
-    if (this._other !== null) this._other.delete(n);
+    if (this._other !== null && this._other.delete(n)) this.size--;
     while (this._slots.length < i) this._slots.push(undefined);
-    if (this._slots[i] === undefined) this._inWindow++;
+    if (this._slots[i] === undefined) {
+      this._inWindow++;
+      this.size++;
+    }
     this._slots[i] = p;
   }
 
@@ -94,9 +100,11 @@ export class TagTable<P> {
     // One exit at the end (V8 optimises a function sooner when its calls run to its end).
     const slots = this._slots;
     const i = n - this._base;
-    if (i < 0 || i >= slots.length || slots[i] === undefined) this._other?.delete(n);
-    else {
+    if (i < 0 || i >= slots.length || slots[i] === undefined) {
+      if (this._other?.delete(n)) this.size--;
+    } else {
       slots[i] = undefined;
+      this.size--;
       if (--this._inWindow === 0) {
         // Kept for the next window, unless a long pipeline made it large.
         if (slots.length > 64) this._slots = [];
@@ -139,6 +147,7 @@ export class TagTable<P> {
     this._slots = [];
     this._head = 0;
     this._inWindow = 0;
+    this.size = 0;
     this._other = null;
   }
 }
