@@ -212,6 +212,43 @@ Deno.test("unsolicited READ-ONLY: the next command raises IMAP4.readonly and is 
   await M.shutdown();
 });
 
+Deno.test("untagged heads: number, type of letters and dashes upper-cased, data as imaplib keeps it", async () => {
+  await using srv = hostile([
+    ...greet(),
+    expect("A1 NOOP"),
+    send(
+      "* 42 FETCH (UID 42 FLAGS ())\r\n* 7 exists\r\n* SEARCH\r\n* x-Thing [a] b \r\n" +
+        "* 3 RECENT\r\n* 0 EXPUNGE extra\r\nA1 OK done\r\n",
+    ),
+  ]);
+  const M = await connect(srv);
+  assert.deepEqual(await M.noop(), ["OK", ["done"]]);
+  assert.deepEqual(M.untagged_responses, {
+    FETCH: ["42 (UID 42 FLAGS ())"],
+    EXISTS: ["7"],
+    SEARCH: [""],
+    "X-THING": ["[a] b "],
+    RECENT: ["3"],
+    EXPUNGE: ["0 extra"],
+  });
+  await M.shutdown();
+});
+
+for (const line of ["* 5", "* 12abc x", "* ", "*  FETCH", "* 5 (FETCH)", "* FE_TCH x"]) {
+  Deno.test(`an untagged line of no known shape ${JSON.stringify(line)}: abort, the line quoted`, async () => {
+    await using srv = hostile([...greet(), expect("A1 NOOP"), send(`${line}\r\nA1 OK\r\n`)]);
+    const M = await connect(srv);
+    const quoted = JSON.stringify(line).slice(0, -1).replace(/[()*]/g, "\\$&");
+    await failsWith(
+      M.noop(),
+      IMAP4.abort,
+      500,
+      new RegExp(`Cannot parse untagged response: ${quoted}`),
+    );
+    await assertDead(M, srv);
+  });
+}
+
 Deno.test("a tagged OK with no text is accepted", async () => {
   await using srv = hostile([
     ...greet(),

@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- deno.json has no import map entry for fast-check yet
 import fc from "npm:fast-check@4";
 import { IMAP4Abort } from "../../lib/errors.ts";
-import {
-  type ReaderLimits,
-  type Response,
-  ResponseReader,
-  splitUntagged,
-} from "../../lib/wire/reader.ts";
+import { type ReaderLimits, type Response, ResponseReader } from "../../lib/wire/reader.ts";
 import { bytes, ScriptedSource, type ScriptOptions } from "./_source.ts";
 
 const latin1 = new TextDecoder("latin1");
@@ -1017,40 +1012,4 @@ Deno.test("reader: takeLine takes a line longer than its first window whole, up 
   // Over the limit: left to the byte path, which refuses it.
   assert.equal(reader.takeLine(), null);
   await assert.rejects(() => reader.readResponse(), IMAP4Abort);
-});
-
-Deno.test("splitUntagged takes lines apart as the regular expression it replaced", () => {
-  // The model: imaplib's Untagged_response / Untagged_status as one pattern.
-  const model = (line: string) => {
-    const m = /^\* (?:([0-9]+) )?([A-Za-z-]+)(?: |$)/.exec(line);
-    return m === null ? null : { number: m[1] ?? "", type: m[2], data: line.slice(m[0].length) };
-  };
-  const part = fc.constantFrom(
-    "1",
-    "42",
-    "007",
-    " ",
-    "  ",
-    "FETCH",
-    "OK",
-    "x-y",
-    "-",
-    "(",
-    "[",
-    "9a",
-    "é",
-  );
-  fc.assert(
-    fc.property(fc.array(part, { maxLength: 6 }).map((ps) => "* " + ps.join("")), (line) => {
-      assert.deepEqual(splitUntagged(line), model(line));
-    }),
-    { seed: 0x5917, numRuns: 3000 },
-  );
-  assert.deepEqual(splitUntagged("* 42 FETCH (UID 42)"), {
-    number: "42",
-    type: "FETCH",
-    data: "(UID 42)",
-  });
-  assert.equal(splitUntagged("* 5"), null);
-  assert.equal(splitUntagged("* 12abc x"), null);
 });
