@@ -380,6 +380,8 @@ export class IMAP4 {
   // is optimised. What may hold a secret stays #private; toJSON and the custom inspections show
   // the public attributes only.
   #options: IMAP4Options;
+  /** The logger of the options, read on every line: a named field costs less than a #field. */
+  private readonly _logger: Logger | undefined;
   private _conn: Transport | null = null;
   private _reader: ResponseReader | null = null;
   private _timeout: number;
@@ -484,6 +486,7 @@ export class IMAP4 {
    */
   constructor(options: IMAP4Options = {}) {
     this.#options = options;
+    this._logger = options.logger;
     this.debug = options.debug ?? 0;
     this._timeout = options.timeout ?? DEFAULT_LIMITS.timeout;
     this._maxUntagged = options.maxUntaggedResponses ?? MAX_UNTAGGED;
@@ -1374,10 +1377,13 @@ export class IMAP4 {
         new IMAP4Error(`Unknown IMAP4 UID command: ${JSON.stringify(command)}`),
       );
     }
-    try {
-      this.#checkState(spec.sub);
-    } catch (e) {
-      return Promise.reject(e);
+    // #checkState's verdict, from the spec's states, unless it has an error to make.
+    if (this._dead !== null || !spec.states.includes(this.state)) {
+      try {
+        this.#checkState(spec.sub);
+      } catch (e) {
+        return Promise.reject(e);
+      }
     }
     // `args` is this call's own array: the mailbox of COPY and MOVE is encoded in place.
     if (spec.mailboxAt >= 0 && typeof args[spec.mailboxAt] === "string") {
@@ -2805,7 +2811,7 @@ export class IMAP4 {
    */
   #logCommand(cmd: EncodedCommand): void {
     if (
-      cmd instanceof OneLine && !this.#options.logger && this.debug < 4 &&
+      cmd instanceof OneLine && !this._logger && this.debug < 4 &&
       this.#secrets.length === 0
     ) {
       // #remember's body in place, as in #logServer: one call fewer on every command.
@@ -2825,12 +2831,12 @@ export class IMAP4 {
   #log(line: string): void {
     if (this.#secrets.length > 0) line = this.#mask(line);
     this.#remember(line);
-    if (this.#options.logger) this.#options.logger(line);
+    if (this._logger) this._logger(line);
     else if (this.debug >= 4) console.error(`  ${line}`);
   }
 
   #logServer(first: string, r: Response | null): void {
-    if (!this.#options.logger && this.debug < 4) {
+    if (!this._logger && this.debug < 4) {
       // Only the ring buffer wants it: the first line, cut short, costs next to nothing.
       // Masked before it is cut, so that no part of a secret survives the cut.
       let line = first;
@@ -3161,6 +3167,8 @@ interface UidSpec {
   result: string;
   /** Whether the subcommand is allowed in exactly UID's states. */
   uidStates: boolean;
+  /** The states the subcommand is allowed in. */
+  states: readonly State[];
   /** Which argument is a mailbox name (COPY, MOVE), or -1. */
   mailboxAt: number;
 }
@@ -3191,6 +3199,7 @@ function uidSpec(command: string): UidSpec | null {
     wire: UID_NAMES[sub] ?? `UID ${sub}`,
     result: sub === "SEARCH" || sub === "SORT" || sub === "THREAD" ? sub : "FETCH",
     uidStates: Commands[sub] === Commands["UID"],
+    states: Commands[sub],
     mailboxAt: sub === "MOVE" || sub === "COPY" ? 1 : -1,
   };
   if (uidSpecs.size < 64) uidSpecs.set(command, spec);

@@ -195,7 +195,15 @@ export class ResponseReader {
       this._fillSlot.settled;
     if (!guarded) return this.#fill(Date.now() + this._limits.timeout, false);
     this.#startRead();
-    this.watchdog.start(this._fillSlot, Date.now() + this._limits.timeout);
+    // Watchdog.start in place when the timer is armed for an earlier deadline (nearly always).
+    const slot = this._fillSlot;
+    const deadline = Date.now() + this._limits.timeout;
+    if (this.watchdog.armedFor > deadline || deadline === Infinity) {
+      this.watchdog.start(slot, deadline);
+    } else {
+      slot.deadline = deadline;
+      slot.settled = false;
+    }
     // Once per round trip: a guard and two handlers made once, not an async function.
     return this._inflight!.then(this._filled, this._fillFailed);
   }

@@ -32,7 +32,12 @@ export class Watchdog {
   private _slots: Waiter[] = [];
   /** Cancels the armed timer; undefined while none is. */
   private _timer: CancelTimer | undefined;
-  private _timerAt = Infinity;
+  /**
+   * The deadline the timer is armed for; Infinity while none is (not to be set from outside).
+   * A slot whose deadline is no earlier (and finite) can be started in place, with no call: its deadline set,
+   * then `settled` cleared (see {@link start}).
+   */
+  armedFor = Infinity;
 
   /**
    * Waits for `p` until `deadline` (a `Date.now()` time).
@@ -82,7 +87,7 @@ export class Watchdog {
     if (this._used >= 64) this.#sweep();
     this._waiters[this._used++] = waiter;
     this._active++;
-    if (this._timer === undefined || this._timerAt > deadline) this.#arm(deadline);
+    if (this.armedFor > deadline) this.#arm(deadline);
     return waiter;
   }
 
@@ -124,7 +129,7 @@ export class Watchdog {
     w.settled = false;
     // The timer, once armed, fires by the earliest deadline and then looks at the slots again:
     // a later deadline (the common case) costs nothing more here.
-    if (this._timer === undefined || this._timerAt > deadline) this.#arm(deadline);
+    if (this.armedFor > deadline) this.#arm(deadline);
   }
 
   /**
@@ -140,7 +145,7 @@ export class Watchdog {
   dispose(): void {
     this._timer?.();
     this._timer = undefined;
-    this._timerAt = Infinity;
+    this.armedFor = Infinity;
     const waiters = this._waiters.slice(0, this._used).concat(this._slots);
     this._waiters = [];
     this._used = this._active = 0;
@@ -162,7 +167,7 @@ export class Watchdog {
 
   #arm(deadline: number): void {
     this._timer?.();
-    this._timerAt = deadline;
+    this.armedFor = deadline;
     this._timer = startTimer(this._fired, deadline - Date.now());
   }
 
@@ -170,7 +175,7 @@ export class Watchdog {
 
   #check(): void {
     this._timer = undefined;
-    this._timerAt = Infinity;
+    this.armedFor = Infinity;
     const now = Date.now();
     let next = Infinity;
     const due: Waiter[] = [];

@@ -587,6 +587,41 @@ Deno.test("reader: with onDeadline, a timeout is handed to the owner, whose clos
   }
 });
 
+Deno.test("reader: fill after fill keeps each wait's own deadline (the timer armed for an earlier one)", async () => {
+  const src = new ScriptedSource("* OK first\r\n", { end: "silence" });
+  const handed: IMAP4Abort[] = [];
+  try {
+    const reader = new ResponseReader(src, { timeout: 80 }, (error) => {
+      handed.push(error);
+      src.close();
+    });
+    // The first wait arms the timer for its deadline and ends at once.
+    await reader.fill();
+    assert.equal(reader.takeLine(), "* OK first");
+    // Started later, the second wait's deadline is past the armed one: it is started in place,
+    // and the timer, firing for the first deadline, must look again rather than expire it.
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    let guard: ReturnType<typeof setTimeout> | undefined;
+    const never = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error("the wait never expired")), 2000);
+    });
+    try {
+      await assert.rejects(
+        Promise.race([reader.fill(), never]),
+        isAbort(/^Timed out waiting for the server$/),
+      );
+    } finally {
+      clearTimeout(guard);
+    }
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed >= 75 && elapsed < 2000, `aborted after ${elapsed} ms`);
+    assert.equal(handed.length, 1);
+  } finally {
+    src.close();
+  }
+});
+
 Deno.test("reader: with onDeadline, a soft wait still returns null and keeps its read", async () => {
   const src = new ScriptedSource("* OK late\r\n", { delay: 80 });
   try {
