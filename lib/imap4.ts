@@ -2584,7 +2584,7 @@ export class IMAP4 {
     // Answers mostly come in order: the oldest command's tag is tried before the tag is parsed.
     // (#direct's own command first: it is in no table.)
     let pending = this._direct ?? this._pending.oldest();
-    if (pending == null || sp !== pending.tag.length || !line.startsWith(pending.tag)) {
+    if (pending === undefined || sp !== pending.tag.length || !line.startsWith(pending.tag)) {
       pending = this._pending.get(this.#tagNumber(line, sp === -1 ? line.length : sp));
     }
     if (!pending) {

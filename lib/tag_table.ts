@@ -4,9 +4,9 @@
  * Tags are taken in increasing order and mostly completed in order, so the table is a window of an
  * array: entry `n` sits at `n - base`, and the base moves past completed commands. A command sets
  * and deletes one entry per round trip; a `Map` did that with hashing and, every few commands, a
- * rehash in the runtime. (A command sent alone on an idle connection, the common case, is in no
- * table: the client keeps it in a slot of its own.) Numbers outside the window (a caller who rewinds `tagnum`, or a jump
- * of more than {@link WINDOW_MAX}) go to a `Map`, so every number works.
+ * rehash in the runtime. Numbers outside the window (a caller who rewinds `tagnum`, or a jump
+ * of more than {@link WINDOW_MAX}) go to a `Map`, so every number works. (A command sent alone on
+ * an idle connection, the common case, is in no table: the client keeps it in a slot of its own.)
  *
  * @module
  */
