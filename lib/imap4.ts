@@ -3144,14 +3144,16 @@ const TAG_DIGITS = /^(?:0|[1-9][0-9]{0,14})$/;
  * The UID commands' pipeline names as constants: a property key or Set member made at run time
  * must be hashed (and looked up in the string table) on every use.
  */
-/** The word of `line` in [from, to) as a tagged status: OK, NO or BAD as constants, else upper case. */
+/**
+ * The word of `line` in [from, to) as a tagged status other than OK (which #dispatch reads in
+ * place): NO and BAD as constants, else upper case.
+ */
 function statusWord(line: string, from: number, to: number): string {
   const n = to - from;
   const c = line.charCodeAt(from);
   // One exit at the end (V8 optimises a function sooner when its calls run to its end).
   let word: string;
-  if (n === 2 && c === 0x4f && line.charCodeAt(from + 1) === 0x4b) word = "OK";
-  else if (n === 2 && c === 0x4e && line.charCodeAt(from + 1) === 0x4f) word = "NO";
+  if (n === 2 && c === 0x4e && line.charCodeAt(from + 1) === 0x4f) word = "NO";
   else if (n === 3 && c === 0x42 && line.startsWith("AD", from + 1)) word = "BAD";
   else word = line.slice(from, to).toUpperCase();
   return word;
@@ -3215,11 +3217,12 @@ function uidSpec(command: string): UidSpec | null {
  */
 const UNTAGGED_HEAD = /^\* (?:([0-9]+) )?([A-Za-z-]+)(?: |$)/;
 
-/** An untagged response's type in upper case; a constant string for the common ones. */
+/**
+ * An untagged response's type in upper case; a constant string for the common ones (FETCH,
+ * the most common, #dispatch names in place).
+ */
 function typeName(word: string): string {
   switch (word) {
-    case "FETCH":
-      return "FETCH";
     case "EXISTS":
       return "EXISTS";
     case "RECENT":

@@ -190,20 +190,7 @@ export class ResponseReader {
    * @throws IMAP4Abort on end of stream or timeout
    */
   fill(): Promise<boolean> {
-    // #startGuardedRead in place: one call fewer a round trip.
-    const guarded = this._onDeadline !== undefined && !this._eof && this._expired === null &&
-      this._fillSlot.settled;
-    if (!guarded) return this.#fill(Date.now() + this._limits.timeout, false);
-    this.#startRead();
-    // Watchdog.start in place when the timer is armed for an earlier deadline (nearly always).
-    const slot = this._fillSlot;
-    const deadline = Date.now() + this._limits.timeout;
-    if (this.watchdog.armedFor > deadline || deadline === Infinity) {
-      this.watchdog.start(slot, deadline);
-    } else {
-      slot.deadline = deadline;
-      slot.settled = false;
-    }
+    if (!this.#startGuardedRead()) return this.#fill(Date.now() + this._limits.timeout, false);
     // Once per round trip: a guard and two handlers made once, not an async function.
     return this._inflight!.then(this._filled, this._fillFailed);
   }
@@ -217,7 +204,16 @@ export class ResponseReader {
       this._fillSlot.settled;
     if (guarded) {
       this.#startRead();
-      this.watchdog.start(this._fillSlot, Date.now() + this._limits.timeout);
+      // Watchdog.start in place when the timer is armed for an earlier deadline (as it is on
+      // every round trip but the first): one call fewer.
+      const slot = this._fillSlot;
+      const deadline = Date.now() + this._limits.timeout;
+      if (this.watchdog.armedFor > deadline || deadline === Infinity) {
+        this.watchdog.start(slot, deadline);
+      } else {
+        slot.deadline = deadline;
+        slot.settled = false;
+      }
     }
     return guarded;
   }
