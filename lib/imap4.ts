@@ -1891,9 +1891,9 @@ export class IMAP4 {
       // The tag is only taken once the arguments are known to be sendable, so that a refused
       // call leaves no gap in the tags (transcripts with fixed tags stay in step).
       tag = this.tagpre + String(n);
-      // #encode's body in place (as the dead check in #admit and #checkState): on the path of
-      // every command, each function less is one less for V8 to compile in a fresh process.
-      // The options cached by #encodeOptions, looked up in place unless they must be remade.
+      // #encode's body in place, with the options #encodeOptions caches looked up in place
+      // unless they must be remade: on the path of every command, each function less is one
+      // less for V8 to run in baseline code and to compile in a fresh process.
       const cached = this._encodeCache;
       cmd = encodeCommand(
         tag,
@@ -2658,13 +2658,19 @@ export class IMAP4 {
     return false;
   }
 
+  /**
+   * Every pending command, oldest first: #direct's, if any (nothing pended when it was sent),
+   * then the table's.
+   */
+  #allPending(): Pending[] {
+    const table = this._pending.values();
+    if (this._direct !== null) table.unshift(this._direct);
+    return table;
+  }
+
   /** An untagged BYE: the answer to LOGOUT, or the end of the connection. */
   #bye(dat: string): void {
-    // #direct's command is the oldest: nothing pended when it was sent.
-    const all = this._direct === null
-      ? this._pending.values()
-      : [this._direct, ...this._pending.values()];
-    for (const p of all) {
+    for (const p of this.#allPending()) {
       if (p.logout) {
         const bye = this.untagged_responses["BYE"];
         delete this.untagged_responses["BYE"];
@@ -2775,9 +2781,7 @@ export class IMAP4 {
       this.#options.signal.removeEventListener("abort", this._onAbort);
       this._onAbort = null;
     }
-    const all = this._direct === null
-      ? this._pending.values()
-      : [this._direct, ...this._pending.values()];
+    const all = this.#allPending();
     this._direct = null;
     for (const p of all) {
       p.done = true;

@@ -33,9 +33,9 @@ export class Watchdog {
   /** Cancels the armed timer; undefined while none is. */
   private _timer: CancelTimer | undefined;
   /**
-   * The deadline the timer is armed for; Infinity while none is (not to be set from outside).
-   * A slot whose deadline is no earlier (and finite) can be started in place, with no call: its deadline set,
-   * then `settled` cleared (see {@link start}).
+   * The deadline the timer is armed for; Infinity while none is (not to be set from outside). A
+   * slot whose deadline is no earlier (and finite) can be started in place, with no call: its
+   * deadline set, then `settled` cleared (see {@link start}).
    */
   armedFor = Infinity;
 
